@@ -1,0 +1,68 @@
+# kialiops.multicluster — the commands the README documents and CI runs unchanged.
+#   make demo   start the local lab and run playbooks/site.yml against it
+#   make test   lint, sanity, unit and integration tests (the lab is started if needed, stopped after)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+export LAB_DIR ?= $(CURDIR)/.lab
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+LAB      := $(BIN)/python tools/lab/lab.py
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+STAMP    := $(VENV)/.kialiops-$(REQ_HASH)
+PYTEST   := tools/pytest-strict
+
+.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean
+
+help:
+	@echo "make demo | test | lint | sanity | unit | integration | lab-build | lab-up | lab-status | lab-down | bench"
+
+# A virtualenv with the pinned packages; rebuilt only when the requirements change.
+venv: $(STAMP)
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@rm -f $(VENV)/.kialiops-*; touch $@
+	@mkdir -p .collections/ansible_collections/kialiops
+	@ln -sfn ../../.. .collections/ansible_collections/kialiops/multicluster
+
+lab-build: venv
+	timeout 45m $(LAB) build
+
+lab-up: lab-build
+	$(LAB) up
+
+lab-status: venv
+	$(LAB) status
+
+lab-down: venv
+	$(LAB) down
+
+demo: lab-up
+	$(BIN)/ansible-playbook -i $(LAB_DIR)/inventory.yml playbooks/site.yml
+
+test: lint sanity unit integration
+
+lint: venv
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production
+
+sanity: venv
+	tools/ansible-test-sanity
+
+unit: venv
+	$(PYTEST) tests/unit
+
+# The pytest fixture reuses a healthy lab (make lab-up) or starts its own and stops it at the end.
+integration: lab-build
+	$(PYTEST) tests/integration
+
+bench: lab-build
+	$(BIN)/python bench/run.py
+
+clean: lab-down
+	rm -rf $(VENV) .collections tests/output

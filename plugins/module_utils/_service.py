@@ -1,0 +1,231 @@
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The verbs kialiops uses on one named cluster, over kubernetes.core's client.
+
+Every failure leaves as a KialiopsError naming the cluster. Writes are server-side apply under the
+field manager ``kialiops``; check mode is server-side dry-run on the same request.
+"""
+
+from __future__ import annotations
+
+# pylint: disable=catching-non-exception
+# API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
+    from_api_exception,
+    missing_kind,
+    status_message,
+)
+
+try:
+    import kubernetes.client as k8s_api
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+    from urllib3.exceptions import HTTPError
+except ImportError:  # the module fails earlier with missing_required_lib
+    k8s_api = None
+
+    class ApiException(Exception):
+        """Stand-in that keeps the except clauses valid when the kubernetes client is missing."""
+
+    NotFoundError = ResourceNotFoundError = HTTPError = ApiException
+
+FIELD_MANAGER = "kialiops"
+DRY_RUN = "All"
+# Groups every OpenShift 4 cluster serves and plain Kubernetes does not (the prepare script checks
+# operator.openshift.io). route.openshift.io is left out: a Route CRD can be installed on any cluster.
+OPENSHIFT_GROUPS = frozenset({"config.openshift.io", "operator.openshift.io", "oauth.openshift.io"})
+# What the client raises for API and transport failures; anything else is a bug and stays a traceback.
+# (pylint cannot see through the import fallback above, hence the disable in the except clauses' module.)
+API_ERRORS = (ApiException, HTTPError, OSError)  # pylint: disable=catching-non-exception
+
+
+class ClusterService:
+    """One cluster: ``cluster`` is its kialiops name, ``client`` a kubernetes.core K8SClient.
+
+    ``where`` (``{server, kube_context, kubeconfig}``) goes into error messages.
+    """
+
+    def __init__(self, cluster, client, where=None):
+        self.cluster = cluster
+        self.client = client
+        self.where = dict(where or {})
+        self._api_groups = None
+
+    @property
+    def server(self):
+        """The API server URL."""
+        return self.client.configuration.host
+
+    @property
+    def check_mode(self):
+        """Writes are server-side dry-runs (set once, by the client factory, from the module's check mode)."""
+        return bool(self.client.dry_run)
+
+    @property
+    def _api_client(self):
+        return self.client.client.client  # K8SClient -> DynamicClient -> kubernetes.client.ApiClient
+
+    def _error(self, exc, action, **target):
+        # With an object in target, messages read "cluster east: Secret ns/x: cannot apply it ...".
+        return from_api_exception(self.cluster, exc, action, dict(self.where, **target))
+
+    def version(self):
+        """``{gitVersion, major, minor}`` from /version."""
+        try:
+            info = k8s_api.VersionApi(self._api_client).get_code()
+        except API_ERRORS as e:
+            raise self._error(e, "read the server version") from e
+        return dict(gitVersion=info.git_version, major=info.major, minor=info.minor)
+
+    def api_groups(self):
+        """Sorted group/version strings the server serves (every version, not only preferred), with ``v1``."""
+        if self._api_groups is None:
+            try:
+                core = k8s_api.CoreApi(self._api_client).get_api_versions()
+                groups = k8s_api.ApisApi(self._api_client).get_api_versions()
+            except API_ERRORS as e:
+                raise self._error(e, "list the API groups") from e
+            served = set(core.versions or [])
+            for group in groups.groups or []:
+                served.update(v.group_version for v in group.versions or [])
+            self._api_groups = sorted(served)
+        return list(self._api_groups)
+
+    def platform(self):
+        """``openshift`` when an OpenShift-only API group is served, else ``kubernetes``."""
+        groups = {gv.split("/", 1)[0] for gv in self.api_groups() if "/" in gv}
+        return "openshift" if groups & OPENSHIFT_GROUPS else "kubernetes"
+
+    def _resource(self, api_version, kind):
+        try:
+            return self.client.resource(kind, api_version)
+        except ResourceNotFoundError as e:
+            raise missing_kind(self.cluster, kind, api_version) from e
+        except API_ERRORS as e:
+            raise self._error(e, "discover kind %s in %s" % (kind, api_version), kind=kind,
+                              api_version=api_version) from e
+
+    @staticmethod
+    def _scope(resource, kind, namespace):
+        if not resource.namespaced:
+            return None
+        if not namespace:
+            raise ValueError("%s is namespaced: give its namespace" % kind)
+        return namespace
+
+    def _get(self, resource, api_version, kind, name, namespace):
+        target = dict(kind=kind, api_version=api_version, name=name, namespace=namespace)
+        try:
+            return self.client.get(resource, name=name, namespace=namespace).to_dict()
+        except NotFoundError as e:
+            if status_message(e)[1].get("name"):  # the object is absent (its kind is served)
+                return None
+            raise self._error(e, "read it", **target) from e
+        except API_ERRORS as e:
+            raise self._error(e, "read it", **target) from e
+
+    def get(self, api_version, kind, name, namespace=None):
+        """The live object as a dict, or None when it does not exist."""
+        resource = self._resource(api_version, kind)
+        return self._get(resource, api_version, kind, name, self._scope(resource, kind, namespace))
+
+    def apply(self, obj, check_mode=None):
+        """Server-side apply ``obj`` (only the fields we own) as field manager ``kialiops``, never forcing.
+
+        ``check_mode`` None means the service's own (the module's). Returns ``(before, after)``, both
+        normalised (``before`` None when the object did not exist); they differ exactly when the apply
+        changes (or in check mode would change) the object.
+        """
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        name, namespace = obj["metadata"]["name"], obj["metadata"].get("namespace")
+        resource = self._resource(api_version, kind)
+        namespace = self._scope(resource, kind, namespace)
+        before = self._get(resource, api_version, kind, name, namespace)
+        params = dict(body=obj, name=name, namespace=namespace, field_manager=FIELD_MANAGER, force_conflicts=False)
+        if self.check_mode if check_mode is None else check_mode:
+            params["dry_run"] = DRY_RUN
+        try:
+            # DynamicClient.server_side_apply: one PATCH. (K8SClient.apply goes through kubernetes.core's
+            # client-side apply helper, which reads the object again first.)
+            after = self.client.client.server_side_apply(resource, **params).to_dict()
+        except API_ERRORS as e:
+            raise self._error(e, "apply it", kind=kind,
+                              api_version=api_version, name=name, namespace=namespace) from e
+        return normalise(before), normalise(after)
+
+    def delete(self, api_version, kind, name, namespace=None, check_mode=None):
+        """Delete one object (dry-run in check mode). Returns it normalised as it was, None if it was absent."""
+        resource = self._resource(api_version, kind)
+        namespace = self._scope(resource, kind, namespace)
+        before = self._get(resource, api_version, kind, name, namespace)
+        if before is None:
+            return None
+        params = dict(name=name, namespace=namespace)
+        if self.check_mode if check_mode is None else check_mode:
+            params["dry_run"] = DRY_RUN
+        try:
+            self.client.client.delete(resource, **params)
+        except NotFoundError:
+            return None  # deleted meanwhile by someone else
+        except API_ERRORS as e:
+            raise self._error(e, "delete it", kind=kind,
+                              api_version=api_version, name=name, namespace=namespace) from e
+        return normalise(before)
+
+    def access_review(self, verb, group, resource, namespace=None, name=None):
+        """Ask the server (SelfSubjectAccessReview) whether our credential may ``verb`` ``resource``.
+
+        Not a write, so it runs in check mode too. Returns ``{cluster, verb, group, resource, namespace,
+        name, allowed, reason}``; collect the denials of all clusters and report them together.
+        """
+        attributes = dict(verb=verb, group=group or "", resource=resource)
+        if namespace:
+            attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
+        body = dict(apiVersion="authorization.k8s.io/v1", kind="SelfSubjectAccessReview",
+                    spec=dict(resourceAttributes=attributes))
+        target = "%s%s" % (resource, "." + group if group else "")
+        try:
+            answer = k8s_api.AuthorizationV1Api(self._api_client).create_self_subject_access_review(body)
+        except API_ERRORS as e:
+            raise self._error(e, "review access to %s %s" % (verb, target)) from e
+        return dict(cluster=self.cluster, verb=verb, group=group or "", resource=resource, namespace=namespace,
+                    name=name, allowed=bool(answer.status.allowed), reason=answer.status.reason or "")
+
+    def whoami(self):
+        """``{username, groups}`` of our credential (SelfSubjectReview), or None when the server forbids the
+        review or does not serve it (Kubernetes older than 1.28)."""
+        body = dict(apiVersion="authentication.k8s.io/v1", kind="SelfSubjectReview")
+        try:
+            answer = k8s_api.AuthenticationV1Api(self._api_client).create_self_subject_review(body)
+        except ApiException as e:
+            if e.status in (403, 404):
+                return None
+            raise self._error(e, "review who the credential is") from e
+        except API_ERRORS as e:
+            raise self._error(e, "review who the credential is") from e
+        user = answer.status.user_info if answer.status else None
+        if user is None:
+            return None
+        return dict(username=user.username, groups=list(user.groups or []))
+
+
+def describe_cluster(service):
+    """What cluster_info returns: ``{cluster_name, server, server_version, platform, api_groups, user}``."""
+    identity = service.whoami()
+    return dict(
+        cluster_name=service.cluster,
+        server=service.server,
+        server_version=service.version(),
+        platform=service.platform(),
+        api_groups=service.api_groups(),
+        user=identity["username"] if identity else None,
+    )

@@ -1,0 +1,134 @@
+#!/usr/bin/python
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cluster_info
+short_description: Describe one cluster (version, platform, API groups, identity)
+version_added: 0.1.0
+description:
+  - Connects to one cluster and reports its Kubernetes version, whether it is OpenShift, the API
+    group versions it serves, its API URL and the user name the credential authenticates as.
+  - Use it to check that every cluster of the inventory is reachable, and with which identity,
+    before anything is written.
+  - Changes nothing.
+author:
+  - kialiops maintainers (@kialiops)
+extends_documentation_fragment:
+  - kialiops.multicluster.connection
+  - kialiops.multicluster._attributes
+  - kialiops.multicluster._attributes.INFO_MODULE
+  - kialiops.multicluster._attributes.ACTIONGROUP_KIALIOPS
+notes:
+  - The platform is C(openshift) when any of the API groups C(config.openshift.io), C(operator.openshift.io) or
+    C(oauth.openshift.io) is served (every OpenShift 4 cluster serves them). C(route.openshift.io) alone does not
+    count, since a Route CRD can be installed on plain Kubernetes.
+  - The identity comes from a C(SelfSubjectReview) (Kubernetes 1.28 or later). When the server does not
+    serve it or forbids it, RV(user) is V(null).
+seealso:
+  - module: kialiops.multicluster.validate_topology
+"""
+
+EXAMPLES = r"""
+- name: Describe the east cluster through a context of the default kubeconfig
+  kialiops.multicluster.cluster_info:
+    cluster_name: east
+    context: east-admin
+  register: east_info
+
+- name: Describe every cluster of the inventory from the controller
+  kialiops.multicluster.cluster_info:
+    cluster_name: "{{ kialiops_cluster_name | default(inventory_hostname) }}"
+    kubeconfig: "{{ kialiops_kubeconfig | default(omit) }}"
+    context: "{{ kialiops_context | default(omit) }}"
+  delegate_to: localhost
+  register: cluster
+
+- name: Describe a cluster by URL and token (the token is never logged)
+  kialiops.multicluster.cluster_info:
+    cluster_name: west
+    host: https://api.west.example.com:6443
+    api_key: "{{ west_token }}"
+    ca_cert: /etc/kialiops/west-ca.crt
+
+- name: Set the connection once for the kialiops modules of a play
+  module_defaults:
+    group/kialiops.multicluster.kialiops:
+      kubeconfig: /etc/kialiops/hub.kubeconfig
+  block:
+    - name: Describe the hub
+      kialiops.multicluster.cluster_info:
+        cluster_name: hub
+"""
+
+RETURN = r"""
+cluster_name:
+  description: The kialiops name of the cluster, as given.
+  returned: success
+  type: str
+  sample: east
+server:
+  description: URL of the API server the connection reached.
+  returned: success
+  type: str
+  sample: https://127.0.0.12:6443
+server_version:
+  description: The server's C(/version).
+  returned: success
+  type: dict
+  contains:
+    gitVersion:
+      description: Full version string.
+      type: str
+      sample: v1.36.3
+    major:
+      description: Major version.
+      type: str
+      sample: "1"
+    minor:
+      description: Minor version (OpenShift and some distributions append C(+)).
+      type: str
+      sample: "36"
+platform:
+  description: V(openshift) when an OpenShift API group is served, else V(kubernetes).
+  returned: success
+  type: str
+  choices: [kubernetes, openshift]
+  sample: kubernetes
+api_groups:
+  description: Every group/version the server serves (not only the preferred ones), sorted; the core group is V(v1).
+  returned: success
+  type: list
+  elements: str
+  sample: [apps/v1, authentication.k8s.io/v1, kiali.io/v1alpha1, v1]
+user:
+  description:
+    - User name the credential authenticates as, from a C(SelfSubjectReview).
+    - V(null) when the server forbids or does not serve that review.
+  returned: success
+  type: str
+  sample: system:serviceaccount:kiali-operator:kialiops
+"""
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
+    CONNECTION_CONSTRAINTS,
+    KialiopsModule,
+    connection_spec,
+)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._service import describe_cluster
+
+
+def main():
+    module = KialiopsModule(argument_spec=connection_spec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    try:
+        module.exit_json(changed=False, **describe_cluster(module.home))
+    except KialiopsError as e:
+        module.fail_from(e)
+
+
+if __name__ == "__main__":
+    main()

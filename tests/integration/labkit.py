@@ -1,0 +1,91 @@
+"""Test helpers over a running lab: API clients per cluster, tokens, audit marks.
+
+Everything here talks to the lab's real kube-apiservers with the Python kubernetes client."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import yaml
+from kubernetes import client, config
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools" / "lab"))
+import audit  # noqa: E402  (tools/lab/audit.py)
+import lab as labtool  # noqa: E402,F401  # pylint: disable=unused-import
+
+
+class Lab:
+    def __init__(self, lab_dir: Path):
+        self.dir = Path(lab_dir)
+        self.state = json.loads((self.dir / "state.json").read_text())
+        self.clusters = self.state["clusters"]
+
+    def kubeconfig(self, cluster: str) -> str:
+        return self.clusters[cluster]["kubeconfig"]
+
+    def server(self, cluster: str) -> str:
+        return self.clusters[cluster]["server"]
+
+    def ca_pem(self, cluster: str) -> bytes:
+        return (Path(self.clusters[cluster]["dir"]) / "pki" / "ca.crt").read_bytes()
+
+    def admin(self, cluster: str) -> client.ApiClient:
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=self.kubeconfig(cluster), client_configuration=cfg)
+        cfg.proxy = None
+        return client.ApiClient(cfg)
+
+    def with_token(self, cluster: str, token: str, ca_cluster: str | None = None) -> client.ApiClient:
+        """A client that presents a bearer token to `cluster` (CA of ca_cluster, default the same)."""
+        cfg = client.Configuration()
+        cfg.host = self.server(cluster)
+        cfg.api_key = {"authorization": "Bearer " + token}
+        ca = tempfile.NamedTemporaryFile(prefix="lab-ca-", suffix=".crt", delete=False)
+        ca.write(self.ca_pem(ca_cluster or cluster))
+        ca.close()
+        cfg.ssl_ca_cert = ca.name
+        cfg.proxy = None
+        return client.ApiClient(cfg)
+
+    def audit(self, cluster: str) -> audit.AuditLog:
+        return audit.AuditLog(self.clusters[cluster]["audit_log"])
+
+    def marks(self) -> dict[str, int]:
+        return {c: self.audit(c).mark() for c in self.clusters}
+
+
+def unique(prefix: str) -> str:
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+def whoami(api: client.ApiClient) -> str:
+    r = client.AuthenticationV1Api(api).create_self_subject_review({"apiVersion": "authentication.k8s.io/v1",
+                                                                    "kind": "SelfSubjectReview"})
+    return r.status.user_info.username
+
+
+def request_token(api: client.ApiClient, ns: str, sa: str, seconds: int = 600) -> str:
+    r = client.CoreV1Api(api).create_namespaced_service_account_token(
+        sa, ns, {"spec": {"expirationSeconds": seconds}})
+    return r.status.token
+
+
+def b64d(s: str) -> str:
+    return base64.b64decode(s).decode()
+
+
+def run_lab(args: list[str], env: dict | None = None, check: bool = True, timeout: int = 600):
+    return subprocess.run([sys.executable, str(REPO / "tools" / "lab" / "lab.py")] + args,
+                          env=dict(os.environ, **(env or {})), capture_output=True, text=True,
+                          check=check, timeout=timeout)
+
+
+def load_yaml(p) -> dict:
+    return yaml.safe_load(Path(p).read_text())

@@ -1,0 +1,122 @@
+"""playbooks/site.yml against the lab: it reports every cluster, rejects bad topologies before any
+request that writes, and never prints key material even at -vvvv."""
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labkit import REPO
+
+PLAYBOOK = REPO / "playbooks" / "site.yml"
+
+
+def ansible_playbook(inventory: Path, *args: str, playbook: Path = PLAYBOOK):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_NOCOLOR="1")
+    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), *args,
+                           str(playbook)], cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+def test_site_reports_every_cluster(lab):
+    r = ansible_playbook(lab.dir / "inventory.yml")
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert "co-located; Kiali home: hub" in r.stdout
+    for name in ("hub", "east", "west"):
+        line = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("- %s " % name))
+        assert "v1.36.3" in line and lab.server(name) in line
+    assert "openshift" in next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("- west "))
+    assert "mgmt" not in r.stdout.split("PLAY [Summary]")[1]      # lab_spare is not part of the mesh
+
+
+def test_site_external_topology(lab):
+    r = ansible_playbook(lab.dir / "inventory-external.yml")
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert "external; Kiali home: mgmt" in r.stdout
+
+
+def _inventory(lab, mutate) -> dict:
+    inv = yaml.safe_load((lab.dir / "inventory.yml").read_text())
+    mutate(inv["all"]["children"])
+    return inv
+
+
+def _move(ch, host, src, dst):
+    ch[dst]["hosts"] = ch[dst]["hosts"] or {}
+    ch[dst]["hosts"][host] = ch[src]["hosts"].pop(host)
+
+
+def _set(ch, group, host, **kv):
+    ch[group]["hosts"][host].update(kv)
+
+
+BAD = {
+    "no_hub": (lambda ch: _move(ch, "hub-cluster", "hub", "lab_spare"), ["hub", "exactly one"]),
+    "two_hubs": (lambda ch: _move(ch, "east", "spoke", "hub"), ["east", "hub-cluster"]),
+    "two_externals": (lambda ch: (_move(ch, "mgmt", "lab_spare", "external"), _move(ch, "east", "spoke", "external")),
+                      ["external", "east", "mgmt"]),
+    "spoke_and_external": (lambda ch: ch["external"].update(hosts={"east": copy.deepcopy(ch["spoke"]["hosts"]["east"])}),
+                           ["east", "spoke", "external"]),
+    "invalid_name": (lambda ch: _set(ch, "spoke", "east", kialiops_cluster_name="East_1"), ["East_1", "DNS-1123"]),
+    "duplicate_name": (lambda ch: _set(ch, "spoke", "east", kialiops_cluster_name="west"), ["west", "east"]),
+    "no_kubeconfig": (lambda ch: [ch["spoke"]["hosts"]["east"].pop(k) for k in ("kialiops_kubeconfig", "kialiops_context")],
+                      ["east", "kialiops_kubeconfig"]),
+    "http_api_url": (lambda ch: _set(ch, "spoke", "east", kialiops_api_url="http://127.0.0.12:6443"),
+                     ["east", "https"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_topology_fails_before_any_write(lab, tmp_path, case):
+    mutate, words = BAD[case]
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(yaml.safe_dump(_inventory(lab, mutate)))
+    marks = lab.marks()
+    r = ansible_playbook(inv)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out[-3000:]
+    for w in words:
+        assert w in out, (case, w, out[-3000:])
+    assert "Report each cluster" not in r.stdout       # failed in the validation play
+    for c in lab.clusters:                              # nothing touched any cluster
+        assert lab.audit(c).since(marks[c], settle=0.3) == [], c
+
+
+def test_unreachable_cluster_is_named_and_others_still_report(lab, tmp_path):
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(yaml.safe_dump(_inventory(lab, lambda ch: _set(
+        ch, "spoke", "east", kialiops_kubeconfig=str(_dead_kubeconfig(lab, tmp_path))))))
+    r = ansible_playbook(inv)
+    assert r.returncode != 0
+    assert "cluster east" in r.stdout and "127.0.0.1:1" in r.stdout
+    summary = r.stdout.split("PLAY [Summary]")[1]
+    assert "FAILED" in next(ln for ln in summary.splitlines() if ln.strip().startswith("- east "))
+    assert "v1.36.3" in next(ln for ln in summary.splitlines() if ln.strip().startswith("- west "))
+
+
+def _dead_kubeconfig(lab, tmp_path) -> Path:
+    kc = yaml.safe_load(Path(lab.kubeconfig("east")).read_text())
+    kc["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    p = tmp_path / "dead.kubeconfig"
+    p.write_text(yaml.safe_dump(kc))
+    p.chmod(0o600)
+    return p
+
+
+def test_no_key_material_in_output_at_vvvv(lab):
+    r = ansible_playbook(lab.dir / "inventory.yml", "-vvvv", "--diff")
+    assert r.returncode == 0
+    out = r.stdout + r.stderr
+    for c in lab.clusters:
+        kc = yaml.safe_load(Path(lab.kubeconfig(c)).read_text())
+        key_b64 = kc["users"][0]["user"]["client-key-data"]
+        key_pem = base64.b64decode(key_b64).decode()
+        body = "".join(key_pem.splitlines()[1:-1])
+        for secret in (key_b64, body[:40], body[-40:]):
+            assert secret not in out, c
+    assert "PRIVATE KEY" not in out

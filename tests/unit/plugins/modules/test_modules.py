@@ -1,0 +1,84 @@
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Run the module files as Ansible does (a process with an arguments file) and read their JSON.
+
+No API server: cluster_info is pointed at a closed loopback port, which is what an unreachable cluster
+looks like. Against real API servers the modules are covered by tests/integration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.kialiops.multicluster.plugins.modules import cluster_info, validate_topology
+
+FAKE_TOKEN = "not-a-real-token-for-module-tests"
+
+
+def run(module, args, tmp_path, env=None):
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    # sys.path holds the collection root (tests/unit/conftest.py) and kubernetes.core's site-packages.
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **(env or {}))
+    done = subprocess.run([sys.executable, module.__file__, str(args_file)], capture_output=True, text=True,
+                          env=environment, timeout=120, check=False)
+    return json.loads(done.stdout), done.stdout + done.stderr
+
+
+def test_validate_topology_module(tmp_path):
+    args = {"groups": {"hub": ["hub"], "spoke": ["east"], "external": ["mgmt"]},
+            "hostvars": {h: {"kialiops_context": h} for h in ("hub", "east", "mgmt")}}
+    result, dummy_out = run(validate_topology, args, tmp_path)
+    assert result["changed"] is False and "failed" not in result
+    assert result["topology"] == "external" and result["home"]["name"] == "mgmt"
+    assert [r["name"] for r in result["remotes"]] == ["east", "hub"]
+
+
+def test_validate_topology_module_lists_all_problems(tmp_path):
+    result, dummy_out = run(validate_topology, {"groups": {"hub": [], "spoke": ["a", "a_b"]}, "hostvars": {}}, tmp_path)
+    assert result["failed"] is True
+    assert len(result["problems"]) == 4  # no hub, a_b invalid, two hosts without kubeconfig/context
+    assert result["msg"].startswith("the inventory does not describe a valid kialiops topology (4 problems)")
+
+
+def _closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cluster_info_unreachable_names_cluster_and_never_prints_the_token(tmp_path):
+    url = "https://127.0.0.1:%d" % _closed_port()
+    result, output = run(cluster_info, {"cluster_name": "east", "host": url, "api_key": FAKE_TOKEN}, tmp_path)
+    assert result["failed"] is True
+    assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % url)
+    assert result["cluster"] == "east" and result["fix"]
+    assert FAKE_TOKEN not in output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ({"cluster_name": "east"}, "one of the following is required: kubeconfig, context, host"),
+    ({"cluster_name": "East", "context": "east"}, "cluster East: cluster name 'East' is invalid"),
+    ({"cluster_name": "east", "host": "https://h:6443", "api_key": FAKE_TOKEN, "validate_certs": False},
+     "TLS verification is off"),
+])
+def test_cluster_info_rejects_bad_connections(tmp_path, args, fragment):
+    result, output = run(cluster_info, args, tmp_path)
+    assert result["failed"] is True and fragment in result["msg"]
+    assert FAKE_TOKEN not in output
+
+
+def test_cluster_info_environment_counts_as_naming_the_cluster(tmp_path):
+    url = "https://127.0.0.1:%d" % _closed_port()
+    result, output = run(cluster_info, {"cluster_name": "east"}, tmp_path,
+                         env={"K8S_AUTH_HOST": url, "K8S_AUTH_API_KEY": FAKE_TOKEN})
+    assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % url)
+    assert FAKE_TOKEN not in output
