@@ -68,7 +68,8 @@ def bench_lab() -> dict:
     # warm up of 4 clusters in a private LAB_DIR; single-IP mode if the default lab holds 127.0.0.11-14
     lab_dir = Path(tempfile.mkdtemp(prefix="kialiops-bench-lab-"))
     single = "1" if not labtool.can_bind("127.0.0.11", 6443) else os.environ.get("LAB_SINGLE_IP", "0")
-    env = dict(os.environ, LAB_DIR=str(lab_dir), LAB_CLUSTERS="hub,east,west,mgmt", LAB_SINGLE_IP=single)
+    env = dict(os.environ, LAB_DIR=str(lab_dir), LAB_CLUSTERS="hub,east,west,mgmt", LAB_SINGLE_IP=single,
+               LAB_PORT_OFFSET=os.environ.get("LAB_PORT_OFFSET", "300"))
     ups, downs, mem = [], [], []
     try:
         for _ in range(int(os.environ.get("BENCH_REPEAT", "3"))):

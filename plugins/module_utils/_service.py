@@ -136,8 +136,30 @@ class ClusterService:
         resource = self._resource(api_version, kind)
         return self._get(resource, api_version, kind, name, self._scope(resource, kind, namespace))
 
-    def apply(self, obj, check_mode=None):
-        """Server-side apply ``obj`` (only the fields we own) as field manager ``kialiops``, never forcing.
+    def list(self, api_version, kind, namespace=None, label_selector=None):
+        """Live objects of a kind (all namespaces when ``namespace`` is None), as dicts."""
+        resource = self._resource(api_version, kind)
+        try:
+            found = self.client.client.get(resource, namespace=namespace, label_selector=label_selector)
+        except API_ERRORS as e:
+            raise self._error(e, "list %s" % kind, kind=kind, api_version=api_version, namespace=namespace) from e
+        return [item.to_dict() for item in (found.items or [])]
+
+    def ensure(self, obj, check_mode=None, field_manager=FIELD_MANAGER):
+        """Apply ``obj`` only when the live object lacks some of it: a rerun sends no write at all.
+
+        Returns ``(before, after)`` like apply(). Fields we stopped sending are not noticed here (the
+        live object still contains the rest); callers that drop fields call apply() directly.
+        """
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        namespace = self._scope(resource, obj["kind"], obj["metadata"].get("namespace"))
+        live = self._get(resource, obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
+        if live is not None and contains(live, obj):
+            return normalise(live), normalise(live)
+        return self.apply(obj, check_mode=check_mode, field_manager=field_manager, _before=live)
+
+    def apply(self, obj, check_mode=None, field_manager=FIELD_MANAGER, _before=False):
+        """Server-side apply ``obj`` (only the fields we own) as ``field_manager`` (``kialiops``), never forcing.
 
         ``check_mode`` None means the service's own (the module's). Returns ``(before, after)``, both
         normalised (``before`` None when the object did not exist); they differ exactly when the apply
@@ -147,8 +169,8 @@ class ClusterService:
         name, namespace = obj["metadata"]["name"], obj["metadata"].get("namespace")
         resource = self._resource(api_version, kind)
         namespace = self._scope(resource, kind, namespace)
-        before = self._get(resource, api_version, kind, name, namespace)
-        params = dict(body=obj, name=name, namespace=namespace, field_manager=FIELD_MANAGER, force_conflicts=False)
+        before = self._get(resource, api_version, kind, name, namespace) if _before is False else _before
+        params = dict(body=obj, name=name, namespace=namespace, field_manager=field_manager, force_conflicts=False)
         if self.check_mode if check_mode is None else check_mode:
             params["dry_run"] = DRY_RUN
         try:
@@ -216,6 +238,16 @@ class ClusterService:
         if user is None:
             return None
         return dict(username=user.username, groups=list(user.groups or []))
+
+
+def contains(live, desired):
+    """True when every field of ``desired`` has the same value in ``live`` (lists compared whole, in order)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(k in live and contains(live[k], v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return (isinstance(live, list) and len(live) == len(desired)
+                and all(contains(a, b) for a, b in zip(live, desired)))
+    return live == desired
 
 
 def describe_cluster(service):

@@ -16,7 +16,8 @@ from labkit import REPO, labtool, run_lab
 
 @pytest.fixture
 def solo(tmp_path):
-    env = {"LAB_DIR": str(tmp_path / "lab"), "LAB_CLUSTERS": "solo", "LAB_SINGLE_IP": "1"}
+    # a port offset keeps it clear of any other single-IP lab on this machine (e.g. a developer's)
+    env = {"LAB_DIR": str(tmp_path / "lab"), "LAB_CLUSTERS": "solo", "LAB_SINGLE_IP": "1", "LAB_PORT_OFFSET": "700"}
     yield env
     run_lab(["down"], env=env, check=False)
 
@@ -38,7 +39,7 @@ def test_up_status_down_single_ip(solo):
     r = run_lab(["up"], env=solo)
     state, procs = recorded(solo)
     c = state["clusters"]["solo"]
-    assert c["server"] == "https://127.0.0.1:16444" and c["ip"] == "127.0.0.1"
+    assert c["server"] == "https://127.0.0.1:%d" % (16444 + 700) and c["ip"] == "127.0.0.1"
     st = run_lab(["status", "--json"], env=solo)
     assert json.loads(st.stdout)["healthy"]
     t0 = time.time()

@@ -5,7 +5,7 @@ kube-controller-manager) on loopback, no nodes. Design: docs/lab.md.
 Commands: build | up | status [--json] | down | env
 Environment: LAB_DIR (default <repo>/.lab), LAB_CLUSTERS (default hub,east,west,mgmt),
 LAB_OPENSHIFT (clusters with the OpenShift flavour, default west), LAB_SINGLE_IP=1,
-LAB_SHARED_CRDS (default <repo>/../shared/crds; used when it exists), LAB_TIMEOUT (s, default 240).
+LAB_PORT_OFFSET (single-IP mode), LAB_SHARED_CRDS (default <repo>/../shared/crds; used when it exists), LAB_TIMEOUT (s, default 240).
 """
 from __future__ import annotations
 
@@ -141,11 +141,12 @@ def can_bind(ip: str, port: int) -> bool:
 
 def addresses(names: list[str]) -> dict[str, dict]:
     single = os.environ.get("LAB_SINGLE_IP") == "1" or not can_bind("127.0.0.11", 0)
+    off = int(os.environ.get("LAB_PORT_OFFSET", "0"))   # lets two single-IP labs run side by side
     out = {}
     for i, name in enumerate(names, start=1):
         if single:
-            out[name] = {"ip": "127.0.0.1", "etcd_client": 12379 + 10 * i, "etcd_peer": 12380 + 10 * i,
-                         "apiserver": 16443 + i}
+            out[name] = {"ip": "127.0.0.1", "etcd_client": 12379 + 10 * i + off, "etcd_peer": 12380 + 10 * i + off,
+                         "apiserver": 16443 + i + off}
         else:
             out[name] = {"ip": "127.0.0.%d" % (10 + i), "etcd_client": 2379, "etcd_peer": 2380,
                          "apiserver": 6443}
