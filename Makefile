@@ -63,6 +63,7 @@ integration: lab-build
 
 bench: lab-build
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/onboarding.py
 
 clean: lab-down
 	rm -rf $(VENV) .collections tests/output

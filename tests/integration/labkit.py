@@ -89,3 +89,24 @@ def run_lab(args: list[str], env: dict | None = None, check: bool = True, timeou
 
 def load_yaml(p) -> dict:
     return yaml.safe_load(Path(p).read_text())
+
+
+def run_module(name: str, args: dict, check: bool = False, diff: bool = False, verbosity: int = 0):
+    """Run plugins/modules/<name>.py as Ansible does (a process reading an arguments file).
+
+    Returns ``(result dict, everything the process printed)``."""
+    import glob
+    import uuid as _uuid
+    site = glob.glob(str(REPO / ".venv" / "lib" / "python3*" / "site-packages"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / ".collections")] + site))
+    with tempfile.TemporaryDirectory(prefix="kialiops-module-") as tmp:
+        path = Path(tmp) / ("args-%s.json" % _uuid.uuid4().hex[:8])
+        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
+            args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_verbosity=verbosity)}))
+        done = subprocess.run([sys.executable, str(REPO / "plugins" / "modules" / (name + ".py")), str(path)],
+                              capture_output=True, text=True, env=env, timeout=300, check=False)
+    out = done.stdout + done.stderr
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1]), out
+    except (ValueError, IndexError):
+        raise AssertionError("module %s printed no JSON result:\n%s" % (name, out[-4000:]))

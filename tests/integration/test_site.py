@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labkit import REPO
+from kubernetes import client
+
+from labkit import REPO, unique
 
 PLAYBOOK = REPO / "playbooks" / "site.yml"
 
@@ -23,21 +25,47 @@ def ansible_playbook(inventory: Path, *args: str, playbook: Path = PLAYBOOK):
                            str(playbook)], cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
+def line(stdout, name):
+    """The summary line of one cluster."""
+    summary = stdout.split("PLAY [Summary]")[1]
+    return next(ln for ln in summary.splitlines() if ln.strip().startswith(name + " "))
+
+
 def test_site_reports_every_cluster(lab):
     r = ansible_playbook(lab.dir / "inventory.yml")
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert "co-located; Kiali home: hub" in r.stdout
     for name in ("hub", "east", "west"):
-        line = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("- %s " % name))
-        assert "v1.36.3" in line and lab.server(name) in line
-    assert "openshift" in next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("- west "))
+        assert "v1.36.3" in line(r.stdout, name) and lab.server(name) in line(r.stdout, name)
+    assert "openshift" in line(r.stdout, "west")
+    for name in ("east", "west"):       # prepared: a bound credential, every permission verified
+        assert "bound until 20" in line(r.stdout, name) and " ok" in line(r.stdout, name)
     assert "mgmt" not in r.stdout.split("PLAY [Summary]")[1]      # lab_spare is not part of the mesh
 
 
 def test_site_external_topology(lab):
-    r = ansible_playbook(lab.dir / "inventory-external.yml")
-    assert r.returncode == 0, r.stdout[-4000:]
-    assert "external; Kiali home: mgmt" in r.stdout
+    """mgmt hosts Kiali; hub, east and west are all read remotely (own instance name: the co-located
+    test's objects on the spokes belong to home hub, and kialiops never takes those over)."""
+    ns = unique("kiali-ext")
+    core = client.CoreV1Api(lab.admin("mgmt"))
+    core.create_namespace({"metadata": {"name": ns}})
+    try:
+        r = ansible_playbook(lab.dir / "inventory-external.yml", "-e", "kialiops_kiali_namespace=" + ns,
+                             "-e", "kialiops_instance_name=" + ns)
+        assert r.returncode == 0, r.stdout[-4000:]
+        assert "external; Kiali home: mgmt" in r.stdout
+        for name in ("hub", "east", "west"):
+            assert " ok" in line(r.stdout, name)
+            sec = core.read_namespaced_secret("kiali-remote-cluster-secret-" + name, ns)
+            assert sec.metadata.annotations["kiali.io/cluster"] == name
+    finally:
+        core.delete_namespace(ns)
+        for c in ("hub", "east", "west"):
+            subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
+                            "kialiops.multicluster.remote_access", "-a",
+                            "cluster_name=%s kubeconfig=%s home_cluster=mgmt state=absent" % (c, lab.kubeconfig(c))],
+                           cwd=REPO, capture_output=True, check=False,
+                           env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
 
 
 def _inventory(lab, mutate) -> dict:
@@ -95,8 +123,10 @@ def test_unreachable_cluster_is_named_and_others_still_report(lab, tmp_path):
     assert r.returncode != 0
     assert "cluster east" in r.stdout and "127.0.0.1:1" in r.stdout
     summary = r.stdout.split("PLAY [Summary]")[1]
-    assert "FAILED" in next(ln for ln in summary.splitlines() if ln.strip().startswith("- east "))
-    assert "v1.36.3" in next(ln for ln in summary.splitlines() if ln.strip().startswith("- west "))
+    failed = next(ln for ln in summary.splitlines() if "east FAILED:" in ln)
+    assert "FAILED" not in line(r.stdout, "west") and " ok" in line(r.stdout, "west")
+    assert "cluster east" in failed and "127.0.0.1:1" in failed
+    assert "v1.36.3" in line(r.stdout, "west")
 
 
 def _dead_kubeconfig(lab, tmp_path) -> Path:
@@ -109,9 +139,17 @@ def _dead_kubeconfig(lab, tmp_path) -> Path:
 
 
 def test_no_key_material_in_output_at_vvvv(lab):
-    r = ansible_playbook(lab.dir / "inventory.yml", "-vvvv", "--diff")
-    assert r.returncode == 0
+    # force_rotate: the tokens stored at the end were minted during this very run
+    r = ansible_playbook(lab.dir / "inventory.yml", "-vvvv", "--diff", "-e", "remote_prepare_force_rotate=true")
+    assert r.returncode == 0, r.stdout[-3000:]
     out = r.stdout + r.stderr
+    hub = client.CoreV1Api(lab.admin("hub"))
+    for c in ("east", "west"):
+        stored = hub.read_namespaced_secret("kiali-remote-cluster-secret-" + c, "istio-system").data[c]
+        token = yaml.safe_load(base64.b64decode(stored))["users"][0]["user"]["token"]
+        for secret in (stored, token, base64.b64encode(token.encode()).decode(), token.split(".")[2]):
+            assert secret not in out, c
+    assert "minted" in out       # the run did mint (and said so without the token)
     for c in lab.clusters:
         kc = yaml.safe_load(Path(lab.kubeconfig(c)).read_text())
         key_b64 = kc["users"][0]["user"]["client-key-data"]

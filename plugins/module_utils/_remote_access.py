@@ -1,0 +1,309 @@
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Reconcile what Kiali needs on one remote cluster (the remote_access module's work).
+
+Three steps, as everywhere in kialiops: validate (pure, _rbac.py), ask (SelfSubjectAccessReviews for the
+reads, then for exactly the writes the plan needs, every denial reported together), then write
+(ClusterService.ensure(): a rerun sends no mutating request). Everything kialiops created for the same home
+(labels ``app.kubernetes.io/managed-by=kialiops,kialiops.io/home=<home>``) that is not wanted any more is
+deleted, so switching role, flavour or instance name leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError, where_text
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import home_selector, is_owned
+from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import (
+    OAUTH_API_VERSION,
+    RBAC_API,
+    RbacError,
+    check_params,
+    desired_objects,
+    dns_label,
+    names,
+    role_kind,
+    validate_rbac,
+)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
+
+# Kinds the module writes: (apiVersion, kind) -> (API group, resource) for access reviews.
+RESOURCES = {
+    ("v1", "Namespace"): ("", "namespaces"),
+    ("v1", "ServiceAccount"): ("", "serviceaccounts"),
+    (RBAC_API + "/v1", "ClusterRole"): (RBAC_API, "clusterroles"),
+    (RBAC_API + "/v1", "ClusterRoleBinding"): (RBAC_API, "clusterrolebindings"),
+    (OAUTH_API_VERSION, "OAuthClient"): ("oauth.openshift.io", "oauthclients"),
+}
+# Pruned kinds, in deletion order (bindings before the roles they grant, the subject last). Secrets are not
+# pruned: service-account token Secrets belong to the token module and go with their ServiceAccount.
+PRUNED = ((RBAC_API + "/v1", "ClusterRoleBinding"), (RBAC_API + "/v1", "ClusterRole"), ("v1", "ServiceAccount"),
+          (OAUTH_API_VERSION, "OAuthClient"))
+
+
+def _key(obj):
+    meta = obj["metadata"]
+    return obj["kind"], meta.get("namespace") or None, meta["name"]
+
+
+def _describe(obj):
+    kind, namespace, name = _key(obj)
+    return "%s %s/%s" % (kind, namespace, name) if namespace else "%s %s" % (kind, name)
+
+
+def _deleting(obj):
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _target(verb, group, resource, namespace=None):
+    text = "%s %s%s" % (verb, resource, "." + group if group else "")
+    return text + (" in namespace %s" % namespace if namespace else "")
+
+
+class RemoteAccess:
+    """One run of the module against one remote cluster: ``service`` is its ClusterService."""
+
+    def __init__(self, service, params, want_diff=False, warn=None):
+        self.service = service
+        self.params = dict(params)
+        self.check_mode = service.check_mode  # writes are server-side dry-runs then (set by the client factory)
+        self.want_diff = want_diff
+        self.warn = warn or (lambda msg: None)
+        self.cluster = service.cluster
+        self.home = params["home_cluster"]
+        self.results = []  # (obj, action, before, after)
+        self._oauth_served = None
+
+    def fail(self, reason, fix, **kwargs):
+        raise KialiopsError(self.cluster, reason, fix, **kwargs)
+
+    @property
+    def oauth_served(self):
+        if self._oauth_served is None:
+            self._oauth_served = OAUTH_API_VERSION in self.service.api_groups()
+        return self._oauth_served
+
+    # --- ask -----------------------------------------------------------------------------------------------
+    def review(self, wanted, writes):
+        """SelfSubjectAccessReview per (verb, group, resource, namespace); one error listing every denial."""
+        denied, seen = [], set()
+        for item in wanted:
+            if item in seen:
+                continue
+            seen.add(item)
+            verb, group, resource, namespace = item
+            answer = self.service.access_review(verb, group, resource, namespace=namespace)
+            if not answer["allowed"]:
+                denied.append(answer)
+        if denied:
+            listed = ", ".join(_target(d["verb"], d["group"], d["resource"], d["namespace"]) for d in denied)
+            fix = ("Grant %s to %s (for example through a ClusterRole bound to that user) or use a credential that "
+                   "has %s" % ("these verbs" if len(denied) > 1 else "that verb", where_text(self.service.where),
+                               "them" if len(denied) > 1 else "it"))
+            error = KialiopsError(
+                self.cluster, "the credential may not %s (SelfSubjectAccessReview, %d denied)%s" % (
+                    listed, len(denied), "" if writes else "; kialiops reads these before it plans anything"),
+                fix + ". Nothing was written", status=403)
+            error.details = dict(denied=[dict(verb=d["verb"], group=d["group"], resource=d["resource"],
+                                              namespace=d["namespace"]) for d in denied])
+            raise error
+
+    def _read_reviews(self, absent):
+        wanted = [("get", "", "namespaces", None)]
+        if absent:
+            wanted += [("list", "", "namespaces", None), ("list", "", "pods", None)]
+        for api_version, kind in PRUNED:
+            if kind == "OAuthClient" and not self.oauth_served:
+                continue
+            group, resource = RESOURCES[(api_version, kind)]
+            wanted += [("get", group, resource, None), ("list", group, resource, None)]
+        self.review(wanted, writes=False)
+
+    # --- reads ---------------------------------------------------------------------------------------------
+    def owned(self):
+        """Live objects of the pruned kinds labelled for this home, not already being deleted."""
+        found = []
+        for api_version, kind in PRUNED:
+            if kind == "OAuthClient" and not self.oauth_served:
+                continue
+            for obj in self.service.list(api_version, kind, label_selector=home_selector(self.home)):
+                if not _deleting(obj):
+                    obj.setdefault("apiVersion", api_version)
+                    obj.setdefault("kind", kind)
+                    found.append(obj)
+        return found
+
+    # --- present -------------------------------------------------------------------------------------------
+    def present(self):
+        params = self.params
+        validate_rbac(params["rbac"])
+        if params["platform"] == "auto":
+            params["platform"] = self.service.platform()
+        check_params(params)
+        self._read_reviews(absent=False)
+
+        namespace = params["namespace"]
+        live_ns = self.service.get("v1", "Namespace", namespace)
+        if live_ns is not None and _deleting(live_ns):
+            self.fail("namespace %s is being deleted" % namespace, "Wait until it is gone, then re-run")
+        # Create the namespace only when it is absent; one kialiops created for this home earlier is reported
+        # (unchanged); any other namespace is never touched.
+        params["manage_namespace"] = live_ns is None or is_owned(live_ns, self.home)
+        namespace_created = live_ns is None
+        desired = desired_objects(params)
+
+        plan, conflicts = [], []
+        for obj in desired:
+            live = live_ns if obj["kind"] == "Namespace" else self.service.get(
+                obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            if live is not None and not is_owned(live, self.home):
+                conflicts.append(obj)
+            elif live is not None and _deleting(live):
+                self.fail("%s is being deleted" % _describe(obj), "Wait until it is gone, then re-run")
+            if live is None:
+                op = "create"
+            elif contains(live, obj):
+                op = "unchanged"
+            elif obj["kind"] == "ClusterRoleBinding" and live.get("roleRef") != obj["roleRef"]:
+                op = "replace"  # roleRef is immutable
+            else:
+                op = "update"
+            plan.append((obj, op))
+        if conflicts:
+            self.fail(
+                "%s already exist%s and %s not labelled %s (another installation of Kiali, the prepare script, or "
+                "another home's kialiops)" % (", ".join(_describe(o) for o in conflicts),
+                                              "s" if len(conflicts) == 1 else "",
+                                              "is" if len(conflicts) == 1 else "are", home_selector(self.home)),
+                "kialiops never takes over objects it did not create: choose another instance_name, or delete "
+                "them (or label them %s to adopt them) and re-run. Nothing was written" % home_selector(self.home))
+
+        wanted_keys = {_key(obj) for obj in desired}
+        prune = [obj for obj in self.owned() if _key(obj) not in wanted_keys]
+
+        writes = []
+        for obj, op in plan:
+            group, resource = RESOURCES[(obj["apiVersion"], obj["kind"])]
+            ns = obj["metadata"].get("namespace")
+            verbs = {"create": ("create", "patch"), "update": ("patch",),
+                     "replace": ("delete", "create", "patch")}.get(op, ())
+            writes += [(verb, group, resource, ns) for verb in verbs]
+        for obj in prune:
+            group, resource = RESOURCES[(obj["apiVersion"], obj["kind"])]
+            writes.append(("delete", group, resource, obj["metadata"].get("namespace")))
+        self.review(writes, writes=True)
+
+        for obj, op in plan:
+            self._write(obj, op, namespace_created)
+        for obj in prune:
+            self._delete(obj)
+        return self.result(present=True)
+
+    def _write(self, obj, op, namespace_created):
+        service, check = self.service, self.check_mode
+        predicted = normalise(dict(obj, metadata=dict(obj["metadata"])))
+        if op == "replace":
+            meta = obj["metadata"]
+            before = service.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+            after = predicted if check else service.apply(obj)[1]
+            self.results.append((obj, "replaced", before, after))
+            return
+        if check and namespace_created and obj["metadata"].get("namespace"):
+            # The namespace exists only as a dry-run: the server would refuse a dry-run inside it.
+            self.results.append((obj, "created", None, predicted))
+            return
+        before, after = service.ensure(obj)
+        action = "created" if before is None else ("updated" if before != after else "unchanged")
+        self.results.append((obj, action, before, after))
+
+    def _delete(self, obj):
+        meta = obj["metadata"]
+        before = self.service.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        if before is not None:
+            self.results.append((obj, "deleted", before, None))
+
+    # --- absent --------------------------------------------------------------------------------------------
+    def absent(self):
+        self._read_reviews(absent=True)
+        found = self.owned()
+        namespaces = [ns for ns in self.service.list("v1", "Namespace", label_selector=home_selector(self.home))
+                      if not _deleting(ns)]
+        gone = {_key(obj) for obj in found}
+        doomed = []
+        for ns in namespaces:
+            users = self._other_users(ns["metadata"]["name"], gone)
+            if users:
+                self.warn("cluster %s: namespace %s was created by kialiops for home %s but is kept: it holds %s"
+                          % (self.cluster, ns["metadata"]["name"], self.home, ", ".join(users[:5])))
+            else:
+                ns.setdefault("apiVersion", "v1")
+                ns.setdefault("kind", "Namespace")
+                doomed.append(ns)
+        writes = []
+        for obj in found + doomed:
+            group, resource = RESOURCES[(obj["apiVersion"], obj["kind"])]
+            writes.append(("delete", group, resource, obj["metadata"].get("namespace")))
+        self.review(writes, writes=True)
+        for obj in found + doomed:
+            self._delete(obj)
+        return self.result(present=False)
+
+    def _other_users(self, namespace, gone):
+        """What else lives in a namespace we created: ServiceAccounts (other than ``default`` and ours) and Pods."""
+        users = []
+        for sa in self.service.list("v1", "ServiceAccount", namespace=namespace):
+            name = sa["metadata"]["name"]
+            if name != "default" and ("ServiceAccount", namespace, name) not in gone:
+                users.append("ServiceAccount %s" % name)
+        users += ["Pod %s" % p["metadata"]["name"] for p in self.service.list("v1", "Pod", namespace=namespace)]
+        return users
+
+    # --- result --------------------------------------------------------------------------------------------
+    def result(self, present):
+        objects = []
+        for obj, action, dummy_before, dummy_after in self.results:
+            kind, namespace, name = _key(obj)
+            objects.append(dict(kind=kind, name=name, namespace=namespace, action=action))
+        out = dict(
+            changed=any(o["action"] != "unchanged" for o in objects),
+            objects=objects,
+            pruned=[dict(kind=o["kind"], name=o["name"], namespace=o["namespace"]) for o in objects
+                    if o["action"] == "deleted"],
+            platform=self.params["platform"] if self.params["platform"] != "auto" else self.service.platform(),
+        )
+        if present:
+            p = self.params
+            kind = role_kind(p["view_only"], p["auth_strategy"])
+            n = names(p["instance_name"], p["namespace"], p["flavour"], kind)
+            out.update(service_account=dict(name=n["service_account"], namespace=p["namespace"]), role=n["role"],
+                       role_kind=kind, rbac_version=p["rbac"]["version"])
+        if self.want_diff:
+            out["diff"] = [dict(before_header=_describe(obj), after_header=_describe(obj), before=before, after=after)
+                           for obj, action, before, after in self.results if action != "unchanged"]
+        return out
+
+
+def precheck(params):
+    """What can be rejected before any cluster is contacted (the rbac data, names, option combinations)."""
+    try:
+        if params["state"] != "present":
+            dns_label(params["home_cluster"], "home_cluster")
+            return
+        validate_rbac(params["rbac"])
+        check_params(params)
+    except RbacError as e:
+        raise KialiopsError(params["cluster_name"], e.reason, e.fix) from e
+
+
+def remote_access(service, params, want_diff=False, warn=None):
+    """Run the module's work on ``service`` (the remote cluster); returns the module result."""
+    run = RemoteAccess(service, params, want_diff=want_diff, warn=warn)
+    try:
+        return run.present() if params["state"] == "present" else run.absent()
+    except RbacError as e:
+        raise KialiopsError(service.cluster, e.reason, e.fix) from e

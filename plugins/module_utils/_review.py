@@ -1,0 +1,216 @@
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Permission verification: what Kiali's credential must and must not be allowed to do, checked with
+group-qualified SelfSubjectAccessReviews against the real remote API.
+
+Pure functions (expand rules into checks, decide the expected answer) plus one that builds a client from
+the kubeconfig Kiali itself will use.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError, from_api_exception
+from ansible_collections.kialiops.multicluster.plugins.module_utils._names import remote_secret_name
+
+try:
+    import yaml
+except ImportError:  # ansible-core requires PyYAML; kept guarded for the import sanity test
+    yaml = None
+
+SINGLE_SECRET = "kiali-multi-cluster-secret"
+
+# Verbs that change something. Everything else in a rule (get, list, watch) is a read.
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "impersonate", "bind",
+                         "escalate"})
+# Rules with resources "*" are checked on the kinds Kiali actually reads and edits in those groups
+# (a review of "*" itself would only test the wildcard rule, not what Kiali calls).
+STAR_RESOURCES = {
+    "networking.istio.io": ["destinationrules", "gateways", "serviceentries", "sidecars", "virtualservices",
+                            "workloadentries", "workloadgroups"],
+    "security.istio.io": ["authorizationpolicies", "peerauthentications", "requestauthentications"],
+    "extensions.istio.io": ["wasmplugins"],
+    "telemetry.istio.io": ["telemetries"],
+    "inference.networking.k8s.io": ["inferencepools"],
+}
+
+
+def expand(rules):
+    """Set of ``(verb, group, resource, name)`` a list of RBAC rules grants (name "" = any)."""
+    out = set()
+    for rule in rules or []:
+        for group in rule.get("apiGroups") or [""]:
+            resources = []
+            for resource in rule.get("resources") or []:
+                if resource == "*":
+                    resources.extend(STAR_RESOURCES.get(group, ["*"]))
+                else:
+                    resources.append(resource)
+            names = rule.get("resourceNames") or [""]
+            for verb in rule.get("verbs") or []:
+                for resource in resources:
+                    for name in names:
+                        out.add((verb, group, resource, name))
+    return out
+
+
+def plan(granted_rules, all_rules):
+    """The checks to run: every permission of ``all_rules`` (the widest role of this Kiali version) and of
+    ``granted_rules`` (what this credential should have), each with the answer we expect.
+
+    A permission in ``granted_rules`` must be allowed; one only in ``all_rules`` must be denied (view-only
+    really is view-only). Sorted for a stable report.
+    """
+    granted = expand(granted_rules)
+    checks = []
+    for verb, group, resource, name in sorted(granted | expand(all_rules)):
+        checks.append(dict(verb=verb, group=group, resource=resource, name=name or None,
+                           expected="allowed" if (verb, group, resource, name) in granted else "denied",
+                           write=verb in WRITE_VERBS))
+    return checks
+
+
+def judge(checks, answers):
+    """Join checks with the server's answers (same order). Returns ``(results, failures)``."""
+    results, failures = [], []
+    for check, allowed in zip(checks, answers):
+        outcome = "allowed" if allowed else "denied"
+        row = dict(check, actual=outcome, ok=outcome == check["expected"])
+        results.append(row)
+        if not row["ok"]:
+            failures.append(row)
+    return results, failures
+
+
+def describe(row):
+    """``create virtualservices.networking.istio.io`` (``get oauthclients.oauth.openshift.io/kiali-x``)."""
+    target = row["resource"] + ("." + row["group"] if row["group"] else "")
+    if row.get("name"):
+        target += "/" + row["name"]
+    return "%s %s" % (row["verb"], target)
+
+
+def summarise(cluster, results, failures, fix):
+    """One message for all failures of one cluster, or None."""
+    if not failures:
+        return None
+    parts = ["%s (expected %s, got %s)" % (describe(r), r["expected"], r["actual"]) for r in failures[:20]]
+    more = "" if len(failures) <= 20 else "; and %d more" % (len(failures) - 20)
+    return KialiopsError(cluster, "%d of %d permission checks of Kiali's credential failed: %s%s"
+                         % (len(failures), len(results), "; ".join(parts), more), fix)
+
+
+def service_from_kubeconfig(cluster, kubeconfig):
+    """A ClusterService for ``cluster`` built from a kubeconfig dict (the one stored for Kiali), so the
+    checks use exactly the credential Kiali will use. The kubeconfig's secrets must already be masked."""
+    # Imported here: the kubernetes client is checked by the module (missing_required_lib) first.
+    from kubernetes.client import Configuration
+    from kubernetes import config as k8s_config
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import K8SClient
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService
+
+    configuration = Configuration()
+    configuration.connection_pool_maxsize = 8   # ask_all() keeps up to 8 reviews in flight
+    where = dict(server=None, kube_context=cluster, kubeconfig="(stored remote-cluster secret)")
+    try:
+        k8s_config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
+        where["server"] = configuration.host
+        from kubernetes.client import ApiClient
+        from kubernetes.dynamic import DynamicClient
+        api = ApiClient(configuration)
+        dynamic = DynamicClient(api)
+    except Exception as e:  # exec plugins, malformed kubeconfig, discovery failures
+        raise from_api_exception(cluster, e, "connect with the stored kubeconfig", where) from e
+    return ClusterService(cluster, K8SClient(configuration=configuration, client=dynamic, dry_run=False), where)
+
+
+def expected_rules(params, platform):
+    """``(granted, widest)`` rules for the credential of one remote, from the same data and choices
+    remote_access writes: granted = every ClusterRole it renders; widest = the write role (plus the
+    OpenShift rows on OpenShift), whose extra permissions must all be denied to a viewer.
+
+    ``params`` are access_review's options (``remote_cluster``, ``remote_namespace``, ...)."""
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import desired_objects, validate_rbac
+
+    rparams = dict(params, cluster_name=params["remote_cluster"], namespace=params["remote_namespace"],
+                   platform=platform, manage_namespace=False)
+    granted = [rule for obj in desired_objects(rparams) if obj["kind"] == "ClusterRole" for rule in obj["rules"]]
+    rbac = validate_rbac(params["rbac"])
+    widest = list(rbac["write"])
+    if platform == "openshift":
+        widest += list((rbac.get("openshift") or {}).get("write") or [])
+    return granted, widest
+
+
+def find_stored_kubeconfig(home, params):
+    """``(secret name, key, base64 kubeconfig)`` of the remote's credential on Kiali's home."""
+    remote, namespace, mode = params["remote_cluster"], params["namespace"], params["secret_mode"]
+    candidates = []
+    if mode in ("auto", "per_cluster"):
+        candidates.append(remote_secret_name(remote))
+    if mode in ("auto", "single"):
+        candidates.append(SINGLE_SECRET)
+    for name in candidates:
+        secret = home.get("v1", "Secret", name, namespace)
+        value = ((secret or {}).get("data") or {}).get(remote)
+        if value:
+            return name, remote, value
+    raise KialiopsError(home.cluster, "no credential for cluster %s in Secret %s in namespace %s"
+                        % (remote, " or ".join(candidates), namespace),
+                        "Run the remote_prepare role (playbooks/prepare.yml) for %s first" % remote)
+
+
+def ask_all(service, checks, workers=8):
+    """One SelfSubjectAccessReview per check, a few in flight at once (each is a round trip of a few ms;
+    a hundred in a row would dominate the run). Answers in the order of ``checks``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(check):
+        return service.access_review(check["verb"], check["group"], check["resource"], name=check["name"])["allowed"]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(ask, checks))
+
+
+def review_stored_credential(home, params, mask):
+    """Run every check with the credential Kiali will use. Returns ``(result, error or None)``."""
+    remote = params["remote_cluster"]
+    name, key, value = find_stored_kubeconfig(home, params)
+    text = base64.b64decode(value).decode("utf-8", "replace")
+    mask(text)
+    try:
+        kubeconfig = yaml.safe_load(text)
+        users = kubeconfig.get("users") or []
+    except Exception as e:
+        raise KialiopsError(home.cluster, "the kubeconfig for %s in Secret %s is not valid YAML" % (remote, name),
+                            "Re-run remote_prepare for %s to rewrite it" % remote) from e
+    for user in users:
+        for field in ("token", "client-key-data", "password"):
+            mask((user.get("user") or {}).get(field))
+    service = service_from_kubeconfig(remote, kubeconfig)
+    identity = service.whoami()
+    platform = params["platform"] if params["platform"] != "auto" else service.platform()
+    try:
+        granted, widest = expected_rules(params, platform)
+    except ValueError as e:  # RbacError: reason + fix
+        raise KialiopsError(remote, getattr(e, "reason", str(e)), getattr(e, "fix", "")) from e
+    checks = plan(granted, widest)
+    answers = ask_all(service, checks)
+    results, failures = judge(checks, answers)
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import role_kind
+    kind = role_kind(params["view_only"], params["auth_strategy"])
+    result = dict(
+        remote_cluster=remote, secret=dict(name=name, key=key), platform=platform, role_kind=kind,
+        identity=identity["username"] if identity else None,
+        summary=dict(total=len(results), passed=len(results) - len(failures), failed=len(failures),
+                     reads=sum(1 for r in results if not r["write"]), writes=sum(1 for r in results if r["write"])),
+        failures=failures, checks=results)
+    fix = ("Re-run the remote_prepare role for %s (it rewrites the role and binding for view_only=%s, auth_strategy=%s)"
+           % (remote, params["view_only"], params["auth_strategy"]))
+    return result, summarise(remote, results, failures, fix)

@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: access_review
+short_description: Verify Kiali's stored credential for a remote cluster, permission by permission
+version_added: 0.1.0
+description:
+  - Reads the remote-cluster secret that Kiali will mount from Kiali's home cluster (the module's connection), builds
+    a client from the kubeconfig stored in it and, with that credential only, asks the remote cluster's API one
+    C(SelfSubjectAccessReview) per verb and group-qualified resource.
+  - Every permission of the role Kiali should have must be allowed; in view-only mode every permission that only the
+    write role has must be denied; in full mode those must be allowed too. Rules on every resource of a group (V(*)) are checked
+    on the kinds Kiali uses in that group.
+  - The role, its rules and the OpenShift extras are derived exactly as M(kialiops.multicluster.remote_access) derives
+    them, from the same O(rbac) data.
+  - The kubeconfig, its token and keys never leave the module; the result lists permissions only.
+  - Access reviews change nothing, so the module runs the same in check mode.
+author:
+  - kialiops maintainers (@kialiops)
+extends_documentation_fragment:
+  - kialiops.multicluster.connection
+  - kialiops.multicluster._attributes
+  - kialiops.multicluster._attributes.INFO_MODULE
+  - kialiops.multicluster._attributes.ACTIONGROUP_KIALIOPS
+options:
+  namespace:
+    description: Kiali's namespace on its home cluster, where the remote-cluster secret is.
+    type: str
+    default: istio-system
+  remote_cluster:
+    description: Cluster name of the remote (the secret key and C(kiali.io/cluster) annotation).
+    type: str
+    required: true
+  secret_mode:
+    description:
+      - Where the credential is stored. V(auto) takes C(kiali-remote-cluster-secret-<remote>) when it exists, else the
+        remote's key in C(kiali-multi-cluster-secret).
+    type: str
+    choices: [auto, per_cluster, single]
+    default: auto
+  remote_namespace:
+    description: Namespace of Kiali's service account on the remote cluster.
+    type: str
+    default: istio-system
+  home_cluster:
+    description: Value of the C(kialiops.io/home) label of the remote objects (the home's cluster name).
+    type: str
+    required: true
+  instance_name:
+    description: Kiali's C(deployment.instance_name).
+    type: str
+    default: kiali
+  flavour:
+    description: Names as the Helm chart (V(chart)) or the Kiali operator (V(operator)) makes them.
+    type: str
+    choices: [chart, operator]
+    default: chart
+  view_only:
+    description: Kiali's C(deployment.view_only_mode).
+    type: bool
+    default: true
+  auth_strategy:
+    description: Kiali's C(auth.strategy).
+    type: str
+    choices: [anonymous, openid, openshift, token, header]
+    default: token
+  impersonation:
+    description: OpenShift impersonation enabled.
+    type: bool
+    default: false
+  kiali_host:
+    description: Kiali's host name (needed with auth strategy V(openshift) on OpenShift, as for remote_access).
+    type: str
+  platform:
+    description: The remote's platform; V(auto) detects it through the stored credential.
+    type: str
+    choices: [auto, kubernetes, openshift]
+    default: auto
+  rbac:
+    description: The RBAC data of the Kiali version (the C(remote_prepare_rbac) of the role's C(vars/rbac/<version>.yml)).
+    type: dict
+    required: true
+  fail_on_mismatch:
+    description: Fail when a permission is not as expected (else only report it).
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Check what Kiali's stored credential for east may do
+  kialiops.multicluster.access_review:
+    cluster_name: hub
+    kubeconfig: ~/.kube/hub.kubeconfig
+    remote_cluster: east
+    home_cluster: hub
+    view_only: true
+    rbac: "{{ remote_prepare_rbac }}"
+  register: review
+
+- name: Report without failing
+  kialiops.multicluster.access_review:
+    cluster_name: hub
+    context: hub-admin
+    remote_cluster: west
+    home_cluster: hub
+    rbac: "{{ remote_prepare_rbac }}"
+    fail_on_mismatch: false
+"""
+
+RETURN = r"""
+remote_cluster:
+  description: The remote cluster checked.
+  returned: always
+  type: str
+  sample: east
+secret:
+  description: Where the credential was read (name, key).
+  returned: success
+  type: dict
+  sample: {name: kiali-remote-cluster-secret-east, key: east}
+identity:
+  description: The user the stored credential authenticates as on the remote.
+  returned: success
+  type: str
+  sample: system:serviceaccount:istio-system:kiali
+platform:
+  description: The remote's platform.
+  returned: success
+  type: str
+  sample: kubernetes
+role_kind:
+  description: V(write) or V(viewer), the role the credential should have.
+  returned: success
+  type: str
+  sample: viewer
+summary:
+  description: Counts of checks.
+  returned: success
+  type: dict
+  sample: {total: 120, passed: 120, failed: 0, reads: 70, writes: 50}
+failures:
+  description: The checks whose answer was not the expected one.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{verb: patch, group: apps, resource: deployments, name: null, expected: denied, actual: allowed}]
+checks:
+  description: Every check with its expected and actual answer.
+  returned: success
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
+    CONNECTION_CONSTRAINTS,
+    KialiopsModule,
+    connection_spec,
+)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._review import review_stored_credential
+
+
+def argspec():
+    spec = connection_spec()
+    spec.update(
+        namespace=dict(type="str", default="istio-system"),
+        remote_cluster=dict(type="str", required=True),
+        secret_mode=dict(type="str", choices=["auto", "per_cluster", "single"], default="auto"),
+        remote_namespace=dict(type="str", default="istio-system"),
+        home_cluster=dict(type="str", required=True),
+        instance_name=dict(type="str", default="kiali"),
+        flavour=dict(type="str", choices=["chart", "operator"], default="chart"),
+        view_only=dict(type="bool", default=True),
+        auth_strategy=dict(type="str", choices=["anonymous", "openid", "openshift", "token", "header"],
+                           default="token"),
+        impersonation=dict(type="bool", default=False),
+        kiali_host=dict(type="str"),
+        platform=dict(type="str", choices=["auto", "kubernetes", "openshift"], default="auto"),
+        rbac=dict(type="dict", required=True),
+        fail_on_mismatch=dict(type="bool", default=True),
+    )
+    return spec
+
+
+def main():
+    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    try:
+        result, error = review_stored_credential(module.home, module.params, module.mask)
+        if error is not None and module.params["fail_on_mismatch"]:
+            raise error
+        module.exit_json(changed=False, **result)
+    except KialiopsError as e:
+        module.fail_from(e, remote_cluster=module.params["remote_cluster"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: remote_access
+short_description: Give a home cluster's Kiali its service account and RBAC on a remote cluster
+version_added: 0.1.0
+description:
+  - Creates on a remote cluster what Kiali on another (home) cluster needs to read it, as the Kiali Helm chart
+    and operator render it with C(deployment.remote_cluster_resources_only) - without helm or network access.
+    The objects are the namespace (only when it is absent), the ServiceAccount, a ClusterRole and its
+    ClusterRoleBinding and, on OpenShift, the C(<instance>-<namespace>-openshift) ClusterRole and binding and the
+    OAuthClient.
+  - The ClusterRole is the write role C(<instance>) only when O(view_only=false) and O(auth_strategy=anonymous);
+    in every other case it is the viewer role C(<instance>-viewer), because with the other strategies Kiali writes
+    with the user's own credential.
+  - The rules come from O(rbac), the data of one Kiali version (C(roles/remote_prepare/vars/rbac/<version>.yml)
+    in this collection), checked before anything is contacted. A viewer rule set that grants a write verb is
+    refused.
+  - Every object carries the labels C(app.kubernetes.io/managed-by=kialiops) and C(kialiops.io/home=<home_cluster>)
+    besides Kiali's own (C(app=kiali), C(app.kubernetes.io/name=kiali), C(app.kubernetes.io/instance=<instance>),
+    C(app.kubernetes.io/part-of=kiali)). Anything so labelled for the same home that is no longer wanted
+    (ServiceAccounts, ClusterRoles, ClusterRoleBindings, OAuthClients) is deleted, so switching between view-only
+    and full access, between flavours or renaming the instance leaves nothing behind. Secrets are never pruned.
+  - An object of the same name that exists without those labels (or for another home) is never taken over; the
+    module fails, naming it, before it writes anything.
+  - Before writing, the module asks the API server (C(SelfSubjectAccessReview)) for every verb it is about to use
+    and fails listing all denials if any is missing. A second run with the same arguments sends no write request.
+  - The module's connection (O(cluster_name), O(kubeconfig), O(context), ...) is the B(remote) cluster.
+author:
+  - kialiops maintainers (@kialiops)
+extends_documentation_fragment:
+  - kialiops.multicluster.connection
+  - kialiops.multicluster._attributes
+  - kialiops.multicluster._attributes.ACTIONGROUP_KIALIOPS
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Writes and deletions are sent as server-side dry-runs, so admission and validation run. Objects inside a
+        namespace that would be created are predicted instead (the server refuses a dry-run in a namespace that
+        does not exist yet), as is the re-creation of a binding whose role changes.
+  diff_mode:
+    support: full
+    details:
+      - One entry per created, updated, replaced or deleted object.
+  idempotent:
+    support: full
+options:
+  home_cluster:
+    description:
+      - The kialiops name of the cluster where the Kiali that reads this remote runs.
+      - Becomes the value of the C(kialiops.io/home) label, by which the module prunes and removes what it
+        created. Use the same value in every run for the same Kiali.
+      - Must be a DNS-1123 label.
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the ServiceAccount on the remote cluster (Kiali's namespace on its home, as the operator and
+        chart require).
+      - Created, labelled C(app.kubernetes.io/managed-by=kialiops) and C(kialiops.io/home=<home_cluster>), when
+        absent. A namespace that already exists is never modified.
+    type: str
+    default: istio-system
+  instance_name:
+    description:
+      - Kiali's C(deployment.instance_name); the object names derive from it.
+      - One Kiali instance per home cluster and remote; objects of another instance name for the same
+        O(home_cluster) are pruned.
+      - Must be a DNS-1123 label.
+    type: str
+    default: kiali
+  flavour:
+    description:
+      - Whose names to use. V(chart) (the Helm chart and the Kiali prepare script) names the ServiceAccount
+        C(<instance>) and the binding like its role (C(<instance>) or C(<instance>-viewer)).
+      - V(operator) names the ServiceAccount C(<instance>-service-account) and the binding always C(<instance>).
+    type: str
+    choices: [chart, operator]
+    default: chart
+  view_only:
+    description:
+      - Kiali's C(deployment.view_only_mode). V(false) gives the write role only with O(auth_strategy=anonymous).
+    type: bool
+    default: true
+  auth_strategy:
+    description:
+      - Kiali's C(auth.strategy) on the home cluster.
+      - V(openshift) on an OpenShift remote adds the C(<instance>-<namespace>-openshift) ClusterRole (C(get) on the
+        OAuthClient) and the OAuthClient C(<instance>-<namespace>); O(kiali_host) is then required.
+    type: str
+    choices: [anonymous, openid, openshift, token, header]
+    default: token
+  impersonation:
+    description:
+      - Kiali's C(auth.openshift.impersonation.enabled). Adds C(impersonate) on C(users) and C(groups) to the
+        C(<instance>-<namespace>-openshift) ClusterRole.
+      - Only with O(auth_strategy=openshift) on an OpenShift remote; refused otherwise.
+    type: bool
+    default: false
+  kiali_host:
+    description:
+      - Host name (optionally with C(:port)) under which users reach Kiali on the home cluster, for example
+        C(kiali-istio-system.apps.hub.example.com), without C(https://) or a path.
+      - The OAuthClient's redirect URI is C(https://<kiali_host>/api/auth/callback/<cluster_name>).
+      - Required with O(auth_strategy=openshift) on OpenShift, unused otherwise.
+    type: str
+  platform:
+    description:
+      - V(auto) detects OpenShift from the API groups the server serves (as M(kialiops.multicluster.cluster_info)
+        does). OpenShift adds the C(deploymentconfigs) and C(routes) rows to the role and allows the OpenShift
+        extras.
+    type: str
+    choices: [auto, kubernetes, openshift]
+    default: auto
+  rbac:
+    description:
+      - The RBAC data of the Kiali version in use, as loaded from C(roles/remote_prepare/vars/rbac/<version>.yml)
+        (variable C(remote_prepare_rbac)).
+      - Keys C(version), C(write) and C(viewer) (lists of rules with C(apiGroups), C(resources), C(verbs) and
+        optional C(resourceNames)), optional C(openshift) (C(write) and C(viewer) rows for OpenShift only) and
+        C(openshift_extras) (C(oauthclient) and C(impersonation) rules).
+      - Required with O(state=present).
+    type: dict
+  state:
+    description:
+      - V(present) creates or updates the objects and prunes what is no longer wanted.
+      - V(absent) deletes every ServiceAccount, ClusterRole, ClusterRoleBinding and OAuthClient labelled for
+        O(home_cluster), whatever its instance name, and each namespace kialiops created for that home unless it
+        holds other ServiceAccounts or Pods (then it is kept with a warning).
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - No token is created; the ServiceAccount's credential is minted separately.
+  - Access reviews are C(create) requests on C(selfsubjectaccessreviews); they change nothing.
+seealso:
+  - module: kialiops.multicluster.cluster_info
+"""
+
+EXAMPLES = r"""
+- name: Load the RBAC rules of the Kiali version in use
+  ansible.builtin.include_vars:
+    file: "{{ playbook_dir }}/../roles/remote_prepare/vars/rbac/v2.28.yml"
+
+- name: Give Kiali on the hub view-only access to east (chart names, token auth)
+  kialiops.multicluster.remote_access:
+    cluster_name: east
+    context: east-admin
+    home_cluster: hub
+    rbac: "{{ remote_prepare_rbac }}"
+  register: east_access
+
+- name: Full access for an operator-installed Kiali with anonymous auth
+  kialiops.multicluster.remote_access:
+    cluster_name: east
+    context: east-admin
+    home_cluster: hub
+    flavour: operator
+    view_only: false
+    auth_strategy: anonymous
+    rbac: "{{ remote_prepare_rbac }}"
+
+- name: OpenShift remote, Kiali with OpenShift auth and impersonation
+  kialiops.multicluster.remote_access:
+    cluster_name: west
+    kubeconfig: /etc/kialiops/west.kubeconfig
+    home_cluster: hub
+    auth_strategy: openshift
+    impersonation: true
+    kiali_host: kiali-istio-system.apps.hub.example.com
+    rbac: "{{ remote_prepare_rbac }}"
+
+- name: Remove everything kialiops created on east for the hub's Kiali
+  kialiops.multicluster.remote_access:
+    cluster_name: east
+    context: east-admin
+    home_cluster: hub
+    state: absent
+"""
+
+RETURN = r"""
+service_account:
+  description: The ServiceAccount Kiali's remote credential belongs to.
+  returned: state=present
+  type: dict
+  contains:
+    name:
+      description: Its name.
+      type: str
+      sample: kiali
+    namespace:
+      description: Its namespace.
+      type: str
+      sample: istio-system
+role:
+  description: Name of the ClusterRole bound to the ServiceAccount.
+  returned: state=present
+  type: str
+  sample: kiali-viewer
+role_kind:
+  description: Which role was chosen.
+  returned: state=present
+  type: str
+  choices: [write, viewer]
+  sample: viewer
+rbac_version:
+  description: The C(version) of the O(rbac) data used.
+  returned: state=present
+  type: str
+  sample: v2.28
+platform:
+  description: The platform the objects were rendered for (detected when O(platform=auto)).
+  returned: success
+  type: str
+  choices: [kubernetes, openshift]
+  sample: kubernetes
+objects:
+  description:
+    - Every object the module handled, in order, with what happened to it (or would have, in check mode).
+    - V(replaced) is a ClusterRoleBinding deleted and created again because its role changed (C(roleRef) cannot
+      be updated).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Kind of the object.
+      type: str
+      sample: ClusterRoleBinding
+    name:
+      description: Its name.
+      type: str
+      sample: kiali-viewer
+    namespace:
+      description: Its namespace, V(null) for cluster-scoped objects.
+      type: str
+      sample: null
+    action:
+      description: What happened to it.
+      type: str
+      choices: [created, updated, replaced, unchanged, deleted]
+      sample: created
+pruned:
+  description: The objects deleted because they are labelled for O(home_cluster) but no longer wanted (all of them
+    with O(state=absent)).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Kind of the object.
+      type: str
+    name:
+      description: Its name.
+      type: str
+    namespace:
+      description: Its namespace, V(null) for cluster-scoped objects.
+      type: str
+  sample: [{kind: ClusterRoleBinding, name: kiali-viewer, namespace: null}]
+diff:
+  description: Per changed object, C(before) and C(after) (normalised, V(null) when absent).
+  returned: diff mode
+  type: list
+  elements: dict
+denied:
+  description:
+    - When the access reviews deny some verbs, every denial (C(verb), C(group), C(resource), C(namespace)); the
+      module then fails before it writes anything.
+  returned: failure of an access review
+  type: list
+  elements: dict
+  sample: [{verb: create, group: rbac.authorization.k8s.io, resource: clusterroles, namespace: null}]
+"""
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
+    CONNECTION_CONSTRAINTS,
+    KialiopsModule,
+    connection_spec,
+)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_access import precheck, remote_access
+
+
+def argspec():
+    spec = connection_spec()
+    spec.update(
+        home_cluster=dict(type="str", required=True),
+        namespace=dict(type="str", default="istio-system"),
+        instance_name=dict(type="str", default="kiali"),
+        flavour=dict(type="str", choices=["chart", "operator"], default="chart"),
+        view_only=dict(type="bool", default=True),
+        auth_strategy=dict(type="str", choices=["anonymous", "openid", "openshift", "token", "header"],
+                           default="token"),
+        impersonation=dict(type="bool", default=False),
+        kiali_host=dict(type="str"),
+        platform=dict(type="str", choices=["auto", "kubernetes", "openshift"], default="auto"),
+        rbac=dict(type="dict"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )
+    return spec
+
+
+def main():
+    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True,
+                            required_if=[("state", "present", ("rbac",))], **CONNECTION_CONSTRAINTS)
+    try:
+        precheck(module.params)  # before any cluster is contacted
+        module.exit_json(**remote_access(module.home, module.params, want_diff=module._diff, warn=module.warn))
+    except KialiopsError as e:
+        module.fail_from(e, **getattr(e, "details", {}))
+
+
+if __name__ == "__main__":
+    main()

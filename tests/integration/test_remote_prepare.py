@@ -1,0 +1,153 @@
+"""The remote_prepare role end to end (playbooks/prepare.yml, rotate_tokens.yml) on the lab: hub is Kiali's
+home, east (plain) and west (OpenShift flavour) are prepared in one run. Only what is stored in the hub's
+secrets is used to talk to the spokes afterwards."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import time
+
+import pytest
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from labkit import REPO, audit, unique
+
+ADMIN = "kialiops-admin"
+
+
+def playbook(lab, name, extra, *args, inventory=None):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory or lab.dir / "inventory.yml")]
+    for k, v in extra.items():
+        cmd += ["-e", "%s=%s" % (k, v)]
+    return subprocess.run(cmd + list(args) + [str(REPO / "playbooks" / name)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+
+
+def changed_total(stdout):
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", stdout))
+
+
+def writes(events, names):
+    """Mutating requests by the admin that touch this test's objects (the lab may be shared)."""
+    out = []
+    for ev in audit.mutating(events, ADMIN):
+        ref = ev.get("objectRef", {})
+        if any(n in (ref.get("name") or "") or n in (ref.get("namespace") or "") for n in names):
+            out.append(ev)
+    return out
+
+
+def minted(events, sfx):
+    """TokenRequests for this test's service accounts."""
+    return [e for e in events if e.get("objectRef", {}).get("subresource") == "token"
+            and sfx in (e["objectRef"].get("namespace") or "")]
+
+
+@pytest.fixture
+def setup(lab):
+    sfx = unique("rp").split("-", 1)[1]
+    extra = {"kialiops_kiali_namespace": "kiali-" + sfx, "kialiops_remote_namespace": "kr-" + sfx,
+             "kialiops_instance_name": "kiali-" + sfx}
+    client.CoreV1Api(lab.admin("hub")).create_namespace({"metadata": {"name": extra["kialiops_kiali_namespace"]}})
+    yield extra, sfx
+    for c in ("east", "west"):   # remove what the role wrote on the remotes (remote_access state=absent)
+        subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
+                        "kialiops.multicluster.remote_access", "-a",
+                        "cluster_name=%s kubeconfig=%s home_cluster=hub state=absent" % (c, lab.kubeconfig(c))],
+                       cwd=REPO, capture_output=True, check=False,
+                       env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+    client.CoreV1Api(lab.admin("hub")).delete_namespace(extra["kialiops_kiali_namespace"])
+
+
+def stored_client(lab, namespace, cluster):
+    core = client.CoreV1Api(lab.admin("hub"))
+    sec = core.read_namespaced_secret("kiali-remote-cluster-secret-" + cluster, namespace)
+    assert sec.metadata.labels["kiali.io/multiCluster"] == "true"
+    assert sec.metadata.annotations["kiali.io/cluster"] == cluster
+    kc = yaml.safe_load(base64.b64decode(sec.data[cluster]))
+    assert [c["name"] for c in kc["clusters"]] == [cluster] and kc["current-context"] == cluster
+    api = config.new_client_from_config_dict(kc)
+    api.configuration.proxy = None
+    return api, kc["users"][0]["user"]["token"]
+
+
+def test_prepare_two_spokes_then_rerun_is_silent(lab, setup):
+    extra, sfx = setup
+    r = playbook(lab, "prepare.yml", extra)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+    tokens = []
+    for cluster in ("east", "west"):
+        api, token = stored_client(lab, extra["kialiops_kiali_namespace"], cluster)
+        tokens.append(token)
+        names = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
+        assert extra["kialiops_remote_namespace"] in names            # the stored credential really reads
+        with pytest.raises(ApiException) as denied:                    # and view-only really cannot write
+            client.CoreV1Api(api).create_namespaced_config_map(extra["kialiops_remote_namespace"],
+                                                               {"metadata": {"name": "nope"}})
+        assert denied.value.status == 403
+    for t in tokens:
+        assert t not in r.stdout and t not in r.stderr
+
+    marks = lab.marks()
+    again = playbook(lab, "prepare.yml", extra)
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert changed_total(again.stdout) == 0, again.stdout[-4000:]
+    for c in ("hub", "east", "west"):
+        events = lab.audit(c).since(marks[c])
+        assert writes(events, [sfx]) == [], c
+        assert not minted(events, sfx), c
+
+
+def test_check_mode_on_a_fresh_setup_writes_nothing(lab, setup):
+    extra, sfx = setup
+    marks = lab.marks()
+    r = playbook(lab, "prepare.yml", extra, "--check", "--diff")
+    assert r.returncode == 0, r.stdout[-6000:]
+    assert changed_total(r.stdout) > 0
+    for c in ("hub", "east", "west"):
+        for ev in writes(lab.audit(c).since(marks[c]), [sfx]):
+            assert "dryRun=All" in ev["requestURI"], ev["requestURI"]
+    with pytest.raises(ApiException):
+        client.CoreV1Api(lab.admin("hub")).read_namespaced_secret("kiali-remote-cluster-secret-east",
+                                                                  extra["kialiops_kiali_namespace"])
+
+
+def test_rotation_replaces_a_due_token_and_the_next_run_does_not(lab, setup):
+    extra, sfx = setup
+    extra = dict(extra, kialiops_token_ttl=600)
+    assert playbook(lab, "prepare.yml", extra).returncode == 0
+    dummy_api, first = stored_client(lab, extra["kialiops_kiali_namespace"], "east")
+    time.sleep(7)                      # > 1 % of 600 s
+    r = playbook(lab, "rotate_tokens.yml", dict(extra, remote_prepare_rotate_after_percent=1))
+    assert r.returncode == 0, r.stdout[-4000:]
+    dummy_api, second = stored_client(lab, extra["kialiops_kiali_namespace"], "east")
+    assert second != first
+    marks = lab.marks()
+    r = playbook(lab, "rotate_tokens.yml", extra)
+    assert r.returncode == 0 and changed_total(r.stdout) == 0, r.stdout[-4000:]
+    dummy_api, third = stored_client(lab, extra["kialiops_kiali_namespace"], "east")
+    assert third == second
+    assert not minted(lab.audit("east").since(marks["east"]), sfx)
+
+
+def test_unknown_kiali_version_fails_before_any_write(lab, setup):
+    extra, sfx = setup
+    marks = lab.marks()
+    r = playbook(lab, "prepare.yml", dict(extra, kialiops_kiali_version="v1.99"))
+    assert r.returncode != 0
+    assert "no RBAC data for Kiali v1.99" in r.stdout and "v2.28" in r.stdout
+    for c in ("hub", "east", "west"):
+        assert writes(lab.audit(c).since(marks[c], settle=0.3), [sfx]) == [], c
+
+
+def test_exec_without_the_flag_is_refused(lab, setup):
+    extra, sfx = setup
+    r = playbook(lab, "prepare.yml", dict(extra, kialiops_token_mode="exec"),
+                 "-e", '{"kialiops_exec_config": {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws"}}')
+    assert r.returncode != 0
+    assert "enable_exec_provider" in r.stdout
