@@ -50,6 +50,19 @@ class RbacError(ValueError):
         self.fix = fix
 
 
+def kiali_options_spec():
+    """Argument spec of the Kiali settings the remote RBAC depends on (doc fragment kialiops.multicluster.kiali_rbac)."""
+    return dict(
+        instance_name=dict(type="str", default="kiali"),
+        flavour=dict(type="str", choices=list(FLAVOURS), default="chart"),
+        view_only=dict(type="bool", default=True),
+        auth_strategy=dict(type="str", choices=list(AUTH_STRATEGIES), default="token"),
+        impersonation=dict(type="bool", default=False),
+        kiali_host=dict(type="str"),
+        platform=dict(type="str", choices=["auto"] + list(PLATFORMS), default="auto"),
+    )
+
+
 def role_kind(view_only, auth_strategy):
     """``write`` only when view-only mode is off AND Kiali runs with anonymous auth, else ``viewer``.
 

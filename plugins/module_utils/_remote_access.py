@@ -231,8 +231,9 @@ class RemoteAccess:
     def absent(self):
         self._read_reviews(absent=True)
         found = self.owned()
-        namespaces = [ns for ns in self.service.list("v1", "Namespace", label_selector=home_selector(self.home))
-                      if not _deleting(ns)]
+        namespaces = [] if self.params.get("keep_namespaces") else [
+            ns for ns in self.service.list("v1", "Namespace", label_selector=home_selector(self.home))
+            if not _deleting(ns)]
         gone = {_key(obj) for obj in found}
         doomed = []
         for ns in namespaces:

@@ -24,6 +24,7 @@ author:
   - kialiops maintainers (@kialiops)
 extends_documentation_fragment:
   - kialiops.multicluster.connection
+  - kialiops.multicluster.kiali_rbac
   - kialiops.multicluster._attributes
   - kialiops.multicluster._attributes.INFO_MODULE
   - kialiops.multicluster._attributes.ACTIONGROUP_KIALIOPS
@@ -51,36 +52,6 @@ options:
     description: Value of the C(kialiops.io/home) label of the remote objects (the home's cluster name).
     type: str
     required: true
-  instance_name:
-    description: Kiali's C(deployment.instance_name).
-    type: str
-    default: kiali
-  flavour:
-    description: Names as the Helm chart (V(chart)) or the Kiali operator (V(operator)) makes them.
-    type: str
-    choices: [chart, operator]
-    default: chart
-  view_only:
-    description: Kiali's C(deployment.view_only_mode).
-    type: bool
-    default: true
-  auth_strategy:
-    description: Kiali's C(auth.strategy).
-    type: str
-    choices: [anonymous, openid, openshift, token, header]
-    default: token
-  impersonation:
-    description: OpenShift impersonation enabled.
-    type: bool
-    default: false
-  kiali_host:
-    description: Kiali's host name (needed with auth strategy V(openshift) on OpenShift, as for remote_access).
-    type: str
-  platform:
-    description: The remote's platform; V(auto) detects it through the stored credential.
-    type: str
-    choices: [auto, kubernetes, openshift]
-    default: auto
   rbac:
     description: The RBAC data of the Kiali version (the C(remote_prepare_rbac) of the role's C(vars/rbac/<version>.yml)).
     type: dict
@@ -162,25 +133,19 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
     connection_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._review import review_stored_credential
 
 
 def argspec():
     spec = connection_spec()
+    spec.update(kiali_options_spec())
     spec.update(
         namespace=dict(type="str", default="istio-system"),
         remote_cluster=dict(type="str", required=True),
         secret_mode=dict(type="str", choices=["auto", "per_cluster", "single"], default="auto"),
         remote_namespace=dict(type="str", default="istio-system"),
         home_cluster=dict(type="str", required=True),
-        instance_name=dict(type="str", default="kiali"),
-        flavour=dict(type="str", choices=["chart", "operator"], default="chart"),
-        view_only=dict(type="bool", default=True),
-        auth_strategy=dict(type="str", choices=["anonymous", "openid", "openshift", "token", "header"],
-                           default="token"),
-        impersonation=dict(type="bool", default=False),
-        kiali_host=dict(type="str"),
-        platform=dict(type="str", choices=["auto", "kubernetes", "openshift"], default="auto"),
         rbac=dict(type="dict", required=True),
         fail_on_mismatch=dict(type="bool", default=True),
     )

@@ -35,6 +35,7 @@ author:
   - kialiops maintainers (@kialiops)
 extends_documentation_fragment:
   - kialiops.multicluster.connection
+  - kialiops.multicluster.kiali_rbac
   - kialiops.multicluster._attributes
   - kialiops.multicluster._attributes.ACTIONGROUP_KIALIOPS
 attributes:
@@ -67,57 +68,6 @@ options:
         absent. A namespace that already exists is never modified.
     type: str
     default: istio-system
-  instance_name:
-    description:
-      - Kiali's C(deployment.instance_name); the object names derive from it.
-      - One Kiali instance per home cluster and remote; objects of another instance name for the same
-        O(home_cluster) are pruned.
-      - Must be a DNS-1123 label.
-    type: str
-    default: kiali
-  flavour:
-    description:
-      - Whose names to use. V(chart) (the Helm chart and the Kiali prepare script) names the ServiceAccount
-        C(<instance>) and the binding like its role (C(<instance>) or C(<instance>-viewer)).
-      - V(operator) names the ServiceAccount C(<instance>-service-account) and the binding always C(<instance>).
-    type: str
-    choices: [chart, operator]
-    default: chart
-  view_only:
-    description:
-      - Kiali's C(deployment.view_only_mode). V(false) gives the write role only with O(auth_strategy=anonymous).
-    type: bool
-    default: true
-  auth_strategy:
-    description:
-      - Kiali's C(auth.strategy) on the home cluster.
-      - V(openshift) on an OpenShift remote adds the C(<instance>-<namespace>-openshift) ClusterRole (C(get) on the
-        OAuthClient) and the OAuthClient C(<instance>-<namespace>); O(kiali_host) is then required.
-    type: str
-    choices: [anonymous, openid, openshift, token, header]
-    default: token
-  impersonation:
-    description:
-      - Kiali's C(auth.openshift.impersonation.enabled). Adds C(impersonate) on C(users) and C(groups) to the
-        C(<instance>-<namespace>-openshift) ClusterRole.
-      - Only with O(auth_strategy=openshift) on an OpenShift remote; refused otherwise.
-    type: bool
-    default: false
-  kiali_host:
-    description:
-      - Host name (optionally with C(:port)) under which users reach Kiali on the home cluster, for example
-        C(kiali-istio-system.apps.hub.example.com), without C(https://) or a path.
-      - The OAuthClient's redirect URI is C(https://<kiali_host>/api/auth/callback/<cluster_name>).
-      - Required with O(auth_strategy=openshift) on OpenShift, unused otherwise.
-    type: str
-  platform:
-    description:
-      - V(auto) detects OpenShift from the API groups the server serves (as M(kialiops.multicluster.cluster_info)
-        does). OpenShift adds the C(deploymentconfigs) and C(routes) rows to the role and allows the OpenShift
-        extras.
-    type: str
-    choices: [auto, kubernetes, openshift]
-    default: auto
   rbac:
     description:
       - The RBAC data of the Kiali version in use, as loaded from C(roles/remote_prepare/vars/rbac/<version>.yml)
@@ -136,6 +86,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  keep_namespaces:
+    description:
+      - With O(state=absent), keep the namespaces kialiops created (for example when the Kiali operator takes over
+        Kiali's RBAC there, C(kialiops_remote_backend=operator)).
+    type: bool
+    default: false
 notes:
   - No token is created; the ServiceAccount's credential is minted separately.
   - Access reviews are C(create) requests on C(selfsubjectaccessreviews); they change nothing.
@@ -284,24 +240,19 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
     connection_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_access import precheck, remote_access
 
 
 def argspec():
     spec = connection_spec()
+    spec.update(kiali_options_spec())
     spec.update(
         home_cluster=dict(type="str", required=True),
         namespace=dict(type="str", default="istio-system"),
-        instance_name=dict(type="str", default="kiali"),
-        flavour=dict(type="str", choices=["chart", "operator"], default="chart"),
-        view_only=dict(type="bool", default=True),
-        auth_strategy=dict(type="str", choices=["anonymous", "openid", "openshift", "token", "header"],
-                           default="token"),
-        impersonation=dict(type="bool", default=False),
-        kiali_host=dict(type="str"),
-        platform=dict(type="str", choices=["auto", "kubernetes", "openshift"], default="auto"),
         rbac=dict(type="dict"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
+        keep_namespaces=dict(type="bool", default=False),
     )
     return spec
 

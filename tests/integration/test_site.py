@@ -40,6 +40,7 @@ def test_site_reports_every_cluster(lab):
     assert "openshift" in line(r.stdout, "west")
     for name in ("east", "west"):       # prepared: a bound credential, every permission verified
         assert "bound until 20" in line(r.stdout, name) and " ok" in line(r.stdout, name)
+    assert "Kiali CR istio-system/kiali on hub:" in r.stdout
     assert "mgmt" not in r.stdout.split("PLAY [Summary]")[1]      # lab_spare is not part of the mesh
 
 
@@ -54,6 +55,11 @@ def test_site_external_topology(lab):
                              "-e", "kialiops_instance_name=" + ns)
         assert r.returncode == 0, r.stdout[-4000:]
         assert "external; Kiali home: mgmt" in r.stdout
+        assert "Kiali CR %s/%s on mgmt:" % (ns, ns) in r.stdout
+        crs = client.CustomObjectsApi(lab.admin("mgmt"))
+        cr = crs.get_namespaced_custom_object("kiali.io", "v1alpha1", ns, "kialis", ns)
+        assert cr["spec"]["clustering"]["ignore_home_cluster"] is True
+        assert cr["spec"]["kubernetes_config"]["cluster_name"] == "mgmt"
         for name in ("hub", "east", "west"):
             assert " ok" in line(r.stdout, name)
             sec = core.read_namespaced_secret("kiali-remote-cluster-secret-" + name, ns)

@@ -346,6 +346,9 @@ def down(quiet: bool = False) -> None:
                 time.sleep(0.1)
             for p in procs:
                 stop_group(p, signal.SIGKILL)
+            deadline = time.time() + 10
+            while time.time() < deadline and any(alive(p) for p in procs):
+                time.sleep(0.05)
     pids = orphan_pids()
     for pid in pids:
         try:
@@ -360,6 +363,9 @@ def down(quiet: bool = False) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    deadline = time.time() + 10
+    while time.time() < deadline and any(Path("/proc/%d" % p).exists() and not _zombie(p) for p in pids):
+        time.sleep(0.05)
     # run state goes, logs stay
     d = lab_dir()
     if d.is_dir():

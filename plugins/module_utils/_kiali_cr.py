@@ -1,0 +1,257 @@
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The Kiali custom resource on Kiali's home cluster (the kiali_cr module's work).
+
+Pure parts (unit-tested): build_cr(), deep_merge(), reconcile_value(), check_auth(), immutable_changes().
+Then the cluster steps: validate (auth rules, the Kiali CRD is served, immutable fields, a server-side dry-run
+apply with strict field validation), then write with ClusterService.ensure() so a rerun sends nothing.
+"""
+
+from __future__ import annotations
+
+# pylint: disable=catching-non-exception
+# API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
+
+import copy
+import hashlib
+import json
+import re
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint, normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
+    KialiopsError,
+    from_api_exception,
+    status_message,
+)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import owned_labels
+from ansible_collections.kialiops.multicluster.plugins.module_utils._service import (
+    API_ERRORS,
+    DRY_RUN,
+    FIELD_MANAGER,
+    contains,
+)
+
+API_VERSION = "kiali.io/v1alpha1"
+KIND = "Kiali"
+CRD = "kialis.kiali.io"
+RECONCILE_KEY = "kiali.io/reconcile"
+# Digest of the spec we send: when we stop sending a field the digest changes, so ensure() applies and
+# server-side apply removes the field we no longer own.
+APPLIED_KEY = "kialiops.io/spec-digest"
+MULTI_CLUSTER_LABEL = "kiali.io/multiCluster=true"
+SINGLE_SECRET = "kiali-multi-cluster-secret"
+# What the API server says about a field the schema lacks: server-side apply ("... .spec.x: field not declared
+# in schema") and strict field validation ('unknown field "spec.x"').
+_UNDECLARED = re.compile(r"(\.[\w.\[\]=-]+): field not declared in schema")
+_UNKNOWN = re.compile(r'unknown field "([^"]+)"')
+# Fields the operator refuses to change on an existing CR (it would orphan the old deployment).
+IMMUTABLE = ("instance_name", "namespace", "remote_cluster_resources_only")
+# status.deployment as the operator reports it (camelCase), next to spec's snake_case.
+STATUS_KEYS = {"instance_name": ("instanceName", "instance_name"), "namespace": ("namespace",),
+               "remote_cluster_resources_only": ("remoteClusterResourcesOnly", "remote_cluster_resources_only")}
+
+
+def deep_merge(base, override):
+    """A copy of ``base`` with ``override`` merged in: dicts merge key by key, anything else is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _clean(items, keys):
+    """List items reduced to the given keys, empty values dropped (an inaccessible cluster has no secret_name)."""
+    return [{k: item[k] for k in keys if item.get(k) not in (None, "")} for item in items or []]
+
+
+def build_cr(params, reconcile=None):
+    """The Kiali CR kialiops wants, from the module's parameters (pure)."""
+    instance = params["instance_name"]
+    namespace = params["namespace"]
+    home = params.get("home_cluster") or params["cluster_name"]
+    if params.get("remote_resources_only"):
+        # A CR on a remote cluster: the operator there renders only Kiali's service account and RBAC.
+        spec = deep_merge({"auth": {"strategy": params["auth_strategy"]},
+                           "deployment": {"instance_name": instance, "namespace": namespace,
+                                          "view_only_mode": bool(params["view_only"]),
+                                          "remote_cluster_resources_only": True}}, params.get("spec") or {})
+        return {"apiVersion": API_VERSION, "kind": KIND,
+                "metadata": {"name": params.get("name") or instance, "namespace": namespace,
+                             "labels": owned_labels(home), "annotations": {APPLIED_KEY: spec_digest(spec)}},
+                "spec": spec}
+    clustering = {}
+    if params.get("clusters"):
+        clustering["autodetect_secrets"] = {"enabled": False}
+        clustering["clusters"] = _clean(params["clusters"], ("name", "secret_name"))
+    else:
+        clustering["autodetect_secrets"] = {"enabled": True, "label": MULTI_CLUSTER_LABEL}
+    if params.get("kiali_urls"):
+        clustering["kiali_urls"] = _clean(params["kiali_urls"], ("cluster_name", "instance_name", "namespace", "url"))
+    if params.get("enable_exec_provider"):
+        clustering["enable_exec_provider"] = True
+    spec = {
+        "auth": {"strategy": params["auth_strategy"]},
+        "deployment": {"instance_name": instance, "namespace": namespace,
+                       "view_only_mode": bool(params["view_only"])},
+        "clustering": clustering,
+    }
+    if params.get("topology") == "external":
+        clustering["ignore_home_cluster"] = True
+        spec["kubernetes_config"] = {"cluster_name": params["cluster_name"]}
+    spec = deep_merge(spec, params.get("spec") or {})
+    annotations = {APPLIED_KEY: spec_digest(spec)}
+    if reconcile:
+        annotations[RECONCILE_KEY] = reconcile
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": params.get("name") or instance, "namespace": namespace,
+                     "labels": owned_labels(home), "annotations": annotations},
+        "spec": spec,
+    }
+
+
+def spec_digest(spec):
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def secret_digest(secret):
+    """Fingerprint of a Secret's keys and values (never the values themselves)."""
+    data = secret.get("data") or {}
+    return fingerprint(json.dumps({k: fingerprint(v or "") for k, v in sorted(data.items())}, sort_keys=True))
+
+
+def reconcile_value(secrets):
+    """Same secrets (names and data) -> same value -> no reconcile; 16 hex digits of sha256."""
+    h = hashlib.sha256()
+    for s in sorted(secrets, key=lambda s: s["metadata"]["name"]):
+        h.update(s["metadata"]["name"].encode() + b"\0" + secret_digest(s).encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def check_auth(cluster, auth_strategy, impersonation, platform):
+    """Auth rules that hold before anything is contacted for writing; raises KialiopsError."""
+    if auth_strategy == "openshift" and platform != "openshift":
+        raise KialiopsError(cluster, "auth strategy openshift needs an OpenShift home cluster, and %s is %s" % (
+            cluster, platform), "Use auth strategy token (or openid/header) on plain Kubernetes. Nothing was written")
+    if impersonation and auth_strategy != "openshift":
+        raise KialiopsError(cluster, "impersonation works only with auth strategy openshift (it is %s)" % auth_strategy,
+                            "Set impersonation to false or use auth strategy openshift on OpenShift. Nothing was "
+                            "written")
+
+
+def immutable_changes(live, desired):
+    """``[(field, live value, wanted value)]`` for deployment fields the operator cannot change in place."""
+    if not live:
+        return []
+    wanted = (desired.get("spec") or {}).get("deployment") or {}
+    spec_dep = (live.get("spec") or {}).get("deployment") or {}
+    status_dep = (live.get("status") or {}).get("deployment") or {}
+    changes = []
+    for field in IMMUTABLE:
+        want = wanted.get(field)
+        have = spec_dep.get(field)
+        for key in STATUS_KEYS[field]:
+            if status_dep.get(key) not in (None, ""):
+                have = status_dep[key]
+                break
+        if field == "remote_cluster_resources_only":
+            want, have = bool(want), bool(have)
+        elif have in (None, "") or want in (None, ""):
+            continue
+        if want != have:
+            changes.append(("deployment." + field, have, want))
+    return changes
+
+
+def _remote_secrets(service, namespace, secret_mode):
+    """The secrets whose set the nudge digests: per-cluster ones, plus kiali-multi-cluster-secret unless in
+    ``single`` mode (the operator restarts Kiali itself when that labelled secret changes: no nudge twice)."""
+    secrets = [s for s in service.list("v1", "Secret", namespace=namespace, label_selector=MULTI_CLUSTER_LABEL)
+               if s["metadata"]["name"] != SINGLE_SECRET]
+    if secret_mode != "single":
+        single = service.get("v1", "Secret", SINGLE_SECRET, namespace=namespace)
+        if single is not None:
+            secrets.append(single)
+    return secrets
+
+
+def _dry_run_strict(service, resource, obj):
+    """Server-side apply as a dry-run with strict field validation: unknown fields fail, nothing is written."""
+    meta = obj["metadata"]
+    try:
+        service.client.client.server_side_apply(
+            resource, body=obj, name=meta["name"], namespace=meta["namespace"], field_manager=FIELD_MANAGER,
+            force_conflicts=False, dry_run=DRY_RUN, query_params=[("fieldValidation", "Strict")])
+    except API_ERRORS as e:
+        fields = unknown_fields(status_message(e)[0])
+        if fields:
+            raise KialiopsError(
+                service.cluster, "the Kiali CRD rejects unknown field%s %s (server-side dry-run, strict field "
+                "validation)" % ("s" if len(fields) > 1 else "", ", ".join(fields)),
+                "Correct or remove %s in kiali_install_cr_spec (the module's spec option); see the Kiali CR reference "
+                "for the field names. Nothing was written" % ("them" if len(fields) > 1 else "it"),
+                "%s %s/%s" % (KIND, meta["namespace"], meta["name"]), 422) from e
+        raise from_api_exception(service.cluster, e, "apply it (server-side dry-run, strict field validation)",
+                                 dict(service.where, kind=KIND, api_version=API_VERSION, name=meta["name"],
+                                      namespace=meta["namespace"])) from e
+
+
+def unknown_fields(message):
+    """Field paths (``spec.deployment.x``) an API server message calls unknown, in order, without duplicates."""
+    found = _UNDECLARED.findall(message or "") + _UNKNOWN.findall(message or "")
+    return list(dict.fromkeys(f.lstrip(".") for f in found))
+
+
+def _kind_served(service):
+    return API_VERSION in service.api_groups()
+
+
+def kiali_cr(service, params, want_diff=False):
+    """Validate, ask, write the Kiali CR on ``service`` (Kiali's home). Returns the module result."""
+    cluster = service.cluster
+    strategy, impersonation = params["auth_strategy"], params["impersonation"]
+    if strategy == "openshift" or impersonation:
+        platform = params["platform"] if params["platform"] != "auto" else service.platform()
+        check_auth(cluster, strategy, impersonation, platform)
+    if not _kind_served(service):
+        raise KialiopsError(cluster, "cluster %s does not serve kind %s in %s (CustomResourceDefinition %s is "
+                            "missing)" % (cluster, KIND, API_VERSION, CRD),
+                            "install the Kiali operator first (it brings the CRD %s) on cluster %s, then re-run. "
+                            "Nothing was written" % (CRD, cluster), status=404)
+    namespace = params["namespace"]
+    # A remote-resources-only CR mounts no secrets: nothing to nudge.
+    secrets = [] if params.get("remote_resources_only") else _remote_secrets(service, namespace, params["secret_mode"])
+    digest = None if params.get("remote_resources_only") else reconcile_value(secrets)
+    desired = build_cr(params, reconcile=digest)
+    name = desired["metadata"]["name"]
+    live = service.get(API_VERSION, KIND, name, namespace=namespace)
+    changes = immutable_changes(live, desired)
+    if changes:
+        raise KialiopsError(
+            cluster, "Kiali CR %s/%s exists with %s; the Kiali operator cannot change %s on an existing CR" % (
+                namespace, name, ", ".join("%s=%s (wanted %s)" % c for c in changes),
+                " or ".join(c[0] for c in changes)),
+            "Keep the current value, or delete the CR (kubectl delete kiali %s -n %s; the operator then removes "
+            "that Kiali) and re-run to create it with the new value. Nothing was written" % (name, namespace))
+    before = normalise(live)
+    after = before
+    if live is None or not contains(live, desired):
+        resource = service.client.resource(KIND, API_VERSION)
+        _dry_run_strict(service, resource, desired)
+        before, after = service.ensure(desired)
+    changed = before != after
+    result = dict(changed=changed, name=name, namespace=namespace, reconcile=digest,
+                  action="unchanged" if not changed else ("created" if before is None else "updated"),
+                  secrets=sorted(s["metadata"]["name"] for s in secrets), cr=after)
+    if want_diff:
+        result["diff"] = dict(before=before or {}, after=after or {})
+    return result

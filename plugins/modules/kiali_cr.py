@@ -1,0 +1,253 @@
+#!/usr/bin/python
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kiali_cr
+short_description: Write and keep the Kiali custom resource on Kiali's home cluster
+version_added: 0.1.0
+description:
+  - Builds the Kiali CR (C(kiali.io/v1alpha1) C(Kiali)) from the options and writes it with server-side apply under
+    the field manager C(kialiops), never forcing ownership. Fields set by anyone else (a person, another tool)
+    are kept; a field another manager owns is reported (409, naming the manager and the field), not taken over.
+  - C(spec.clustering.autodetect_secrets) (label C(kiali.io/multiCluster=true)) unless O(clusters) is given;
+    O(topology=external) adds C(clustering.ignore_home_cluster=true) and C(kubernetes_config.cluster_name) =
+    O(cluster_name). O(spec) is deep-merged on top, so every field Kiali supports can be set.
+  - Validation before anything is written; the Kiali CRD must be served (else the error says to install the Kiali
+    operator first); C(openshift) auth only on an OpenShift home and impersonation only with it;
+    C(deployment.instance_name), C(deployment.namespace) and C(deployment.remote_cluster_resources_only) of an
+    existing CR (spec, or C(status.deployment) when the operator reported it) are never changed; then a
+    server-side dry-run apply with strict field validation, so an unknown field fails naming its path.
+  - The annotation C(kiali.io/reconcile) is a digest of the remote-cluster secrets in O(namespace) (names and data
+    fingerprints of the Secrets labelled C(kiali.io/multiCluster=true) and, unless O(secret_mode=single), of
+    C(kiali-multi-cluster-secret)), so the CR changes, and the operator reconciles, exactly when that set changes.
+  - A second run with the same arguments and secrets sends no write request.
+  - The module's connection is Kiali's B(home) cluster.
+author:
+  - kialiops maintainers (@kialiops)
+extends_documentation_fragment:
+  - kialiops.multicluster.connection
+  - kialiops.multicluster._attributes
+  - kialiops.multicluster._attributes.ACTIONGROUP_KIALIOPS
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The write is a server-side dry-run, so the CRD schema and admission run.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description: Name of the Kiali CR. Defaults to O(instance_name).
+    type: str
+  namespace:
+    description: Kiali's namespace; the CR lives there and it is C(spec.deployment.namespace).
+    type: str
+    default: istio-system
+  instance_name:
+    description: C(spec.deployment.instance_name).
+    type: str
+    default: kiali
+  view_only:
+    description: C(spec.deployment.view_only_mode).
+    type: bool
+    default: true
+  auth_strategy:
+    description: C(spec.auth.strategy); V(openshift) only on an OpenShift home.
+    type: str
+    choices: [anonymous, header, openid, openshift, token]
+    default: token
+  impersonation:
+    description:
+      - Whether Kiali uses OpenShift impersonation (the RBAC is written by M(kialiops.multicluster.remote_access)).
+        Only checked here; refused unless O(auth_strategy=openshift).
+    type: bool
+    default: false
+  platform:
+    description: The home's platform for the auth rules; V(auto) detects OpenShift (only when the rules need it).
+    type: str
+    choices: [auto, kubernetes, openshift]
+    default: auto
+  topology:
+    description:
+      - V(co-located) (Kiali on the hub) or V(external) (Kiali on a management cluster outside the mesh; adds
+        C(clustering.ignore_home_cluster) and C(kubernetes_config.cluster_name)).
+    type: str
+    choices: [co-located, external]
+    default: co-located
+  clusters:
+    description:
+      - Explicit C(spec.clustering.clusters); when given, C(autodetect_secrets) is disabled.
+      - An inaccessible cluster (known to Kiali, not readable) has no O(clusters[].secret_name).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Cluster name.
+        type: str
+        required: true
+      secret_name:
+        description: Remote-cluster secret in O(namespace) holding its kubeconfig.
+        type: str
+  kiali_urls:
+    description: C(spec.clustering.kiali_urls), for clusters that run their own Kiali.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      cluster_name:
+        description: Cluster name.
+        type: str
+        required: true
+      instance_name:
+        description: That Kiali's instance name.
+        type: str
+        default: kiali
+      namespace:
+        description: That Kiali's namespace.
+        type: str
+        default: istio-system
+      url:
+        description: That Kiali's URL.
+        type: str
+        required: true
+  enable_exec_provider:
+    description: Set C(spec.clustering.enable_exec_provider) (needed when a remote uses exec credentials).
+    type: bool
+    default: false
+  secret_mode:
+    description:
+      - How remote-cluster secrets are stored. With V(single), C(kiali-multi-cluster-secret) does not count in
+        the reconcile digest (the operator restarts Kiali itself when it changes).
+    type: str
+    choices: [per_cluster, single]
+    default: per_cluster
+  spec:
+    description: Any Kiali CR C(spec) fields, deep-merged over the built spec (dicts merge, other values replace).
+    type: dict
+    default: {}
+  home_cluster:
+    description:
+      - Cluster name of Kiali's home, the value of the C(kialiops.io/home) label. Defaults to O(cluster_name) (the CR
+        is on Kiali's home); set it with O(remote_resources_only=true), where the CR is on a remote cluster.
+    type: str
+  remote_resources_only:
+    description:
+      - Write the CR for the Kiali operator of a B(remote) cluster (C(kialiops_remote_backend=operator)), with
+        C(deployment.remote_cluster_resources_only=true), so that operator renders only Kiali's service account and
+        RBAC there. No C(clustering) section and no reconcile digest (nothing is mounted on a remote).
+      - The operator refuses to change this flag on an existing CR; so does this module.
+    type: bool
+    default: false
+notes:
+  - Kiali reads remote secrets only when the operator reconciles; the C(kiali.io/reconcile) digest triggers that.
+  - The annotation C(kialiops.io/spec-digest) lets a run notice fields it stopped sending, which server-side apply
+    then removes.
+seealso:
+  - module: kialiops.multicluster.remote_secret
+"""
+
+EXAMPLES = r"""
+- name: Co-located Kiali on the hub, remote secrets autodetected
+  kialiops.multicluster.kiali_cr:
+    cluster_name: hub
+    context: hub-admin
+
+- name: External Kiali on the management cluster, with an explicit cluster list and extra fields
+  kialiops.multicluster.kiali_cr:
+    cluster_name: mgmt
+    kubeconfig: /etc/kialiops/mgmt.kubeconfig
+    topology: external
+    clusters:
+      - {name: hub, secret_name: kiali-remote-cluster-secret-hub}
+      - {name: legacy}
+    spec:
+      external_services:
+        prometheus:
+          url: http://prometheus.istio-system:9090
+"""
+
+RETURN = r"""
+name:
+  description: Name of the Kiali CR.
+  returned: success
+  type: str
+  sample: kiali
+namespace:
+  description: Its namespace.
+  returned: success
+  type: str
+  sample: istio-system
+action:
+  description: What happened to the CR (or would have, in check mode).
+  returned: success
+  type: str
+  choices: [created, updated, unchanged]
+reconcile:
+  description: The C(kiali.io/reconcile) digest (16 hex digits); null with O(remote_resources_only=true).
+  returned: success
+  type: str
+  sample: 3f9a0c1b2d4e5f60
+secrets:
+  description: Names of the secrets the digest covers.
+  returned: success
+  type: list
+  elements: str
+  sample: [kiali-remote-cluster-secret-east]
+cr:
+  description: The CR after the run, normalised (in check mode, the server's dry-run answer).
+  returned: success
+  type: dict
+"""
+
+from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
+    CONNECTION_CONSTRAINTS,
+    KialiopsModule,
+    connection_spec,
+)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import kiali_cr
+
+
+def argspec():
+    spec = connection_spec()
+    spec.update(
+        name=dict(type="str"),
+        namespace=dict(type="str", default="istio-system"),
+        instance_name=dict(type="str", default="kiali"),
+        view_only=dict(type="bool", default=True),
+        auth_strategy=dict(type="str", choices=["anonymous", "header", "openid", "openshift", "token"],
+                           default="token"),
+        impersonation=dict(type="bool", default=False),
+        platform=dict(type="str", choices=["auto", "kubernetes", "openshift"], default="auto"),
+        topology=dict(type="str", choices=["co-located", "external"], default="co-located"),
+        clusters=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True), secret_name=dict(type="str"))),
+        kiali_urls=dict(type="list", elements="dict", default=[], options=dict(
+            cluster_name=dict(type="str", required=True), instance_name=dict(type="str", default="kiali"),
+            namespace=dict(type="str", default="istio-system"), url=dict(type="str", required=True))),
+        enable_exec_provider=dict(type="bool", default=False),
+        secret_mode=dict(type="str", choices=["per_cluster", "single"], default="per_cluster"),
+        spec=dict(type="dict", default={}),
+        home_cluster=dict(type="str"),
+        remote_resources_only=dict(type="bool", default=False),
+    )
+    return spec
+
+
+def main():
+    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    try:
+        module.exit_json(**kiali_cr(module.home, module.params, want_diff=module._diff))
+    except KialiopsError as e:
+        module.fail_from(e)
+
+
+if __name__ == "__main__":
+    main()
