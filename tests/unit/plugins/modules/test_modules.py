@@ -10,27 +10,15 @@ looks like. Against real API servers the modules are covered by tests/integratio
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-
 import pytest
 
+from modrun import closed_port, run_module
 from ansible_collections.kialiops.multicluster.plugins.modules import cluster_info, validate_topology
 
 FAKE_TOKEN = "not-a-real-token-for-module-tests"
 
 
-def run(module, args, tmp_path, env=None):
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    # sys.path holds the collection root (tests/unit/conftest.py) and kubernetes.core's site-packages.
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **(env or {}))
-    done = subprocess.run([sys.executable, module.__file__, str(args_file)], capture_output=True, text=True,
-                          env=environment, timeout=120, check=False)
-    return json.loads(done.stdout), done.stdout + done.stderr
+run = run_module
 
 
 def test_validate_topology_module(tmp_path):
@@ -49,14 +37,8 @@ def test_validate_topology_module_lists_all_problems(tmp_path):
     assert result["msg"].startswith("the inventory does not describe a valid kialiops topology (4 problems)")
 
 
-def _closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cluster_info_unreachable_names_cluster_and_never_prints_the_token(tmp_path):
-    url = "https://127.0.0.1:%d" % _closed_port()
+    url = "https://127.0.0.1:%d" % closed_port()
     result, output = run(cluster_info, {"cluster_name": "east", "host": url, "api_key": FAKE_TOKEN}, tmp_path)
     assert result["failed"] is True
     assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % url)
@@ -77,7 +59,7 @@ def test_cluster_info_rejects_bad_connections(tmp_path, args, fragment):
 
 
 def test_cluster_info_environment_counts_as_naming_the_cluster(tmp_path):
-    url = "https://127.0.0.1:%d" % _closed_port()
+    url = "https://127.0.0.1:%d" % closed_port()
     result, output = run(cluster_info, {"cluster_name": "east"}, tmp_path,
                          env={"K8S_AUTH_HOST": url, "K8S_AUTH_API_KEY": FAKE_TOKEN})
     assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % url)

@@ -11,16 +11,12 @@ check ran first. Against real API servers the module is covered by tests/integra
 from __future__ import annotations
 
 import copy
-import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from modrun import closed_port, run_module
 from ansible_collections.kialiops.multicluster.plugins.modules import remote_access
 
 REPO = Path(__file__).resolve().parents[4]
@@ -28,22 +24,12 @@ RBAC = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_t
 FAKE_TOKEN = "not-a-real-token-for-remote-access-tests"
 
 
-def _closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(args, tmp_path):
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    done = subprocess.run([sys.executable, remote_access.__file__, str(args_file)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), timeout=120, check=False)
-    return json.loads(done.stdout), done.stdout + done.stderr
+    return run_module(remote_access, args, tmp_path)
 
 
 def base(**over):
-    args = dict(cluster_name="east", host="https://127.0.0.1:%d" % _closed_port(), api_key=FAKE_TOKEN,
+    args = dict(cluster_name="east", host="https://127.0.0.1:%d" % closed_port(), api_key=FAKE_TOKEN,
                 home_cluster="hub", rbac=copy.deepcopy(RBAC))
     args.update(over)
     return args

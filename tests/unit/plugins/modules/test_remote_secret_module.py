@@ -10,36 +10,20 @@ would show up as a "cannot connect" message instead of the expected one.
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-
 import pytest
 
+from modrun import closed_port, run_module
 from ansible_collections.kialiops.multicluster.plugins.modules import remote_secret
 
 FAKE_TOKEN = "not-a-real-token-for-remote-secret-tests"
 
 
-def _closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(args, tmp_path):
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run([sys.executable, remote_secret.__file__, str(args_file)], capture_output=True, text=True,
-                          env=environment, timeout=120, check=False)
-    return json.loads(done.stdout), done.stdout + done.stderr
+    return run_module(remote_secret, args, tmp_path)
 
 
 def base(**kw):
-    url = "https://127.0.0.1:%d" % _closed_port()
+    url = "https://127.0.0.1:%d" % closed_port()
     args = {"cluster_name": "hub", "host": url, "api_key": FAKE_TOKEN,
             "remote": {"cluster_name": "east", "host": url, "api_key": FAKE_TOKEN + "-remote"},
             "service_account": "kiali"}
