@@ -172,11 +172,12 @@ def immutable_changes(live, desired):
     return changes
 
 
-def _remote_secrets(service, namespace, secret_mode):
+def _remote_secrets(service, namespace, secret_mode, ignore=()):
     """The secrets whose set the nudge digests: per-cluster ones, plus kiali-multi-cluster-secret unless in
-    ``single`` mode (the operator restarts Kiali itself when that labelled secret changes: no nudge twice)."""
+    ``single`` mode (the operator restarts Kiali itself when that labelled secret changes: no nudge twice).
+    ``ignore``: Secrets being removed in this run (still there in check mode)."""
     secrets = [s for s in service.list("v1", "Secret", namespace=namespace, label_selector=MULTI_CLUSTER_LABEL)
-               if s["metadata"]["name"] != SINGLE_SECRET]
+               if s["metadata"]["name"] != SINGLE_SECRET and s["metadata"]["name"] not in ignore]
     if secret_mode != "single":
         single = service.get("v1", "Secret", SINGLE_SECRET, namespace=namespace)
         if single is not None:
@@ -229,11 +230,16 @@ def kiali_cr(service, params, want_diff=False):
                             "Nothing was written" % (CRD, cluster), status=404)
     namespace = params["namespace"]
     # A remote-resources-only CR mounts no secrets: nothing to nudge.
-    secrets = [] if params.get("remote_resources_only") else _remote_secrets(service, namespace, params["secret_mode"])
+    secrets = [] if params.get("remote_resources_only") else _remote_secrets(
+        service, namespace, params["secret_mode"], ignore=set(params.get("ignore_secrets") or ()))
     digest = None if params.get("remote_resources_only") else reconcile_value(secrets)
     desired = build_cr(params, reconcile=digest)
     name = desired["metadata"]["name"]
     live = service.get(API_VERSION, KIND, name, namespace=namespace)
+    if live is None and not params.get("create", True):
+        # Only updates were asked for (cluster removal): no Kiali CR, nothing to reconcile.
+        return dict(changed=False, name=name, namespace=namespace, reconcile=digest, action="absent",
+                    secrets=sorted(s["metadata"]["name"] for s in secrets), cr=None)
     changes = immutable_changes(live, desired)
     if changes:
         raise KialiopsError(

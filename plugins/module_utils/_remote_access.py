@@ -32,18 +32,33 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
 
-# Kinds the module writes: (apiVersion, kind) -> (API group, resource) for access reviews.
+KIALI_API_VERSION = "kiali.io/v1alpha1"
+MONITORING_API_VERSION = "monitoring.coreos.com/v1"
+# Kinds the module writes or removes: (apiVersion, kind) -> (API group, resource) for access reviews.
 RESOURCES = {
     ("v1", "Namespace"): ("", "namespaces"),
     ("v1", "ServiceAccount"): ("", "serviceaccounts"),
+    ("v1", "Secret"): ("", "secrets"),
+    ("v1", "ConfigMap"): ("", "configmaps"),
     (RBAC_API + "/v1", "ClusterRole"): (RBAC_API, "clusterroles"),
     (RBAC_API + "/v1", "ClusterRoleBinding"): (RBAC_API, "clusterrolebindings"),
     (OAUTH_API_VERSION, "OAuthClient"): ("oauth.openshift.io", "oauthclients"),
+    (KIALI_API_VERSION, "Kiali"): ("kiali.io", "kialis"),
+    (MONITORING_API_VERSION, "ServiceMonitor"): ("monitoring.coreos.com", "servicemonitors"),
+    (MONITORING_API_VERSION, "PodMonitor"): ("monitoring.coreos.com", "podmonitors"),
 }
 # Pruned kinds, in deletion order (bindings before the roles they grant, the subject last). Secrets are not
 # pruned: service-account token Secrets belong to the token module and go with their ServiceAccount.
 PRUNED = ((RBAC_API + "/v1", "ClusterRoleBinding"), (RBAC_API + "/v1", "ClusterRole"), ("v1", "ServiceAccount"),
           (OAUTH_API_VERSION, "OAuthClient"))
+# state=absent removes every kind kialiops writes on a remote, whatever mode or backend wrote it: the operator's
+# remote-resources-only Kiali CR first (the operator then removes what it rendered), the RBAC kinds, the token
+# Secrets (removed explicitly: the token controller's clean-up after the ServiceAccount is asynchronous).
+REMOVED = ((KIALI_API_VERSION, "Kiali"),) + PRUNED[:2] + (("v1", "Secret"),) + PRUNED[2:]
+# With include_metrics: what acm_metrics writes on a mesh cluster (monitors, metric allowlists).
+METRICS = ((MONITORING_API_VERSION, "ServiceMonitor"), (MONITORING_API_VERSION, "PodMonitor"), ("v1", "ConfigMap"))
+# User-workload monitoring is switched on in this shared ConfigMap; other workloads rely on it, so it is kept.
+KEPT = {("ConfigMap", "openshift-monitoring", "cluster-monitoring-config")}
 
 
 def _key(obj):
@@ -77,16 +92,24 @@ class RemoteAccess:
         self.cluster = service.cluster
         self.home = params["home_cluster"]
         self.results = []  # (obj, action, before, after)
-        self._oauth_served = None
 
     def fail(self, reason, fix, **kwargs):
         raise KialiopsError(self.cluster, reason, fix, **kwargs)
 
     @property
     def oauth_served(self):
-        if self._oauth_served is None:
-            self._oauth_served = OAUTH_API_VERSION in self.service.api_groups()
-        return self._oauth_served
+        return self.served(OAUTH_API_VERSION)
+
+    def served(self, api_version):
+        """Whether the cluster serves ``api_version`` (core ``v1`` always)."""
+        return api_version == "v1" or api_version in self.service.api_groups()
+
+    def kinds(self, absent):
+        """The kinds one run reads and deletes, in deletion order, limited to those the cluster serves."""
+        kinds = PRUNED
+        if absent:
+            kinds = ((METRICS if self.params.get("include_metrics") else ()) + REMOVED)
+        return [(api_version, kind) for api_version, kind in kinds if self.served(api_version)]
 
     # --- ask -----------------------------------------------------------------------------------------------
     def review(self, wanted, writes):
@@ -117,21 +140,20 @@ class RemoteAccess:
         wanted = [("get", "", "namespaces", None)]
         if absent:
             wanted += [("list", "", "namespaces", None), ("list", "", "pods", None)]
-        for api_version, kind in PRUNED:
-            if kind == "OAuthClient" and not self.oauth_served:
-                continue
+        for api_version, kind in self.kinds(absent):
             group, resource = RESOURCES[(api_version, kind)]
             wanted += [("get", group, resource, None), ("list", group, resource, None)]
         self.review(wanted, writes=False)
 
     # --- reads ---------------------------------------------------------------------------------------------
-    def owned(self):
-        """Live objects of the pruned kinds labelled for this home, not already being deleted."""
+    def owned(self, absent=False):
+        """Live objects of the pruned (or, ``absent``, removed) kinds labelled for this home, not being deleted."""
         found = []
-        for api_version, kind in PRUNED:
-            if kind == "OAuthClient" and not self.oauth_served:
-                continue
+        for api_version, kind in self.kinds(absent):
             for obj in self.service.list(api_version, kind, label_selector=home_selector(self.home)):
+                obj.setdefault("kind", kind)
+                if _key(obj) in KEPT:
+                    continue
                 if not _deleting(obj):
                     obj.setdefault("apiVersion", api_version)
                     obj.setdefault("kind", kind)
@@ -230,7 +252,7 @@ class RemoteAccess:
     # --- absent --------------------------------------------------------------------------------------------
     def absent(self):
         self._read_reviews(absent=True)
-        found = self.owned()
+        found = self.owned(absent=True)
         namespaces = [] if self.params.get("keep_namespaces") else [
             ns for ns in self.service.list("v1", "Namespace", label_selector=home_selector(self.home))
             if not _deleting(ns)]

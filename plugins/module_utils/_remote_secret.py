@@ -185,16 +185,17 @@ def _key(cluster, obj):
 class Work:
     """One run: options, the two services, what was done (diff, changed, warnings)."""
 
-    def __init__(self, module):
+    def __init__(self, module, cluster=None):
         self.module = module
         self.params = module.params
         self.check_mode = module.check_mode
-        self.cluster = self.params["remote"]["cluster_name"]
+        # ``cluster``: the remote's name when the module has no remote: connection (removal from the home only).
+        self.cluster = cluster or self.params["remote"]["cluster_name"]
         self.home_name = self.params["cluster_name"]
         self.label_home = self.params.get("home_cluster") or self.home_name
         self.namespace = self.params["namespace"]
-        self.form = self.params["secret_mode"]
-        self.mode = self.params["token_mode"]
+        self.form = self.params.get("secret_mode") or PER_CLUSTER
+        self.mode = self.params.get("token_mode")
         self.changed = False
         self.diff_before, self.diff_after = {}, {}
         self.exec_config = None
@@ -654,17 +655,25 @@ class Work:
         self.mask(encoded)
         return encoded
 
-    def absent(self):
+    def holding(self):
+        """The forms that hold this cluster on the home (reads them)."""
         self.read_home()
-        holding = [form for form in (PER_CLUSTER, SINGLE) if self.holds(form)]
-        if holding:
-            ns = self.namespace
-            denials = access_denials(self.module.home, [("get", "", "secrets", None, ns, None),
-                                                        ("patch", "", "secrets", None, ns, None),
-                                                        ("delete", "", "secrets", None, ns, None)])
-            if denials:
-                raise KialiopsError(self.home_name, "the credential lacks permissions: %s" % "; ".join(denials),
-                                    "Grant those verbs to the connection's credential. Nothing was removed")
+        return [form for form in (PER_CLUSTER, SINGLE) if self.holds(form)]
+
+    def check_removal(self):
+        """SelfSubjectAccessReviews for what removal sends; raises before anything is removed."""
+        ns = self.namespace
+        denials = access_denials(self.module.home, [("get", "", "secrets", None, ns, None),
+                                                    ("patch", "", "secrets", None, ns, None),
+                                                    ("delete", "", "secrets", None, ns, None)])
+        if denials:
+            raise KialiopsError(self.home_name, "the credential lacks permissions: %s" % "; ".join(denials),
+                                "Grant those verbs to the connection's credential. Nothing was removed")
+
+    def absent(self, checked=False):
+        holding = self.holding()
+        if holding and not checked:
+            self.check_removal()
         removed = [form for form in holding if self.remove(form)]
         key = remote_secret_name(self.cluster) if self.form == PER_CLUSTER else SINGLE_NAME
         return dict(changed=self.changed, secret=dict(name=key, namespace=self.namespace, key=self.cluster),

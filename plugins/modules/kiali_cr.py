@@ -145,6 +145,20 @@ options:
       - The operator refuses to change this flag on an existing CR; so does this module.
     type: bool
     default: false
+  ignore_secrets:
+    description:
+      - Names of remote-cluster Secrets the digest leaves out although they still exist, namely the ones removed in
+        the same run (RV(kialiops.multicluster.remote_secrets#module:removed_secrets)), so that check mode predicts
+        the reconcile the removal causes.
+    type: list
+    elements: str
+    default: []
+  create:
+    description:
+      - With V(false), an absent CR is not created (RV(action=absent)); an existing one is updated as usual. Cluster
+        removal uses it, so it nudges the operator of an existing Kiali and never installs one.
+    type: bool
+    default: true
 notes:
   - Kiali reads remote secrets only when the operator reconciles; the C(kiali.io/reconcile) digest triggers that.
   - The annotation C(kialiops.io/spec-digest) lets a run notice fields it stopped sending, which server-side apply
@@ -185,10 +199,10 @@ namespace:
   type: str
   sample: istio-system
 action:
-  description: What happened to the CR (or would have, in check mode).
+  description: What happened to the CR (or would have, in check mode); V(absent) with O(create=false) and no CR.
   returned: success
   type: str
-  choices: [created, updated, unchanged]
+  choices: [created, updated, unchanged, absent]
 reconcile:
   description: The C(kiali.io/reconcile) digest (16 hex digits); null with O(remote_resources_only=true).
   returned: success
@@ -237,6 +251,8 @@ def argspec():
         spec=dict(type="dict", default={}),
         home_cluster=dict(type="str"),
         remote_resources_only=dict(type="bool", default=False),
+        ignore_secrets=dict(type="list", elements="str", default=[], no_log=False),
+        create=dict(type="bool", default=True),
     )
     return spec
 

@@ -80,9 +80,12 @@ options:
   state:
     description:
       - V(present) creates or updates the objects and prunes what is no longer wanted.
-      - V(absent) deletes every ServiceAccount, ClusterRole, ClusterRoleBinding and OAuthClient labelled for
-        O(home_cluster), whatever its instance name, and each namespace kialiops created for that home unless it
-        holds other ServiceAccounts or Pods (then it is kept with a warning).
+      - V(absent) deletes every object labelled for O(home_cluster) that kialiops writes on a remote, whatever its
+        instance name, mode or backend - the remote-resources-only Kiali CR of the operator backend, ClusterRoleBindings,
+        ClusterRoles, token Secrets, ServiceAccounts, OAuthClients (and, with O(include_metrics), the acm_metrics
+        ServiceMonitors, PodMonitors and metric allowlist ConfigMaps) - and then each namespace kialiops created for
+        that home unless it holds other ServiceAccounts or Pods (then it is kept with a warning). Kinds the cluster
+        does not serve are skipped.
     type: str
     choices: [present, absent]
     default: present
@@ -90,6 +93,14 @@ options:
     description:
       - With O(state=absent), keep the namespaces kialiops created (for example when the Kiali operator takes over
         Kiali's RBAC there, C(kialiops_remote_backend=operator)).
+    type: bool
+    default: false
+  include_metrics:
+    description:
+      - With O(state=absent), also delete the ServiceMonitors, PodMonitors and ConfigMaps (metric allowlists) labelled
+        for O(home_cluster), which the acm_metrics role writes.
+      - The ConfigMap C(openshift-monitoring/cluster-monitoring-config) is never deleted (user-workload monitoring is
+        a cluster-wide setting other workloads rely on).
     type: bool
     default: false
 notes:
@@ -138,6 +149,14 @@ EXAMPLES = r"""
     context: east-admin
     home_cluster: hub
     state: absent
+
+- name: Remove it all, the ACM monitors and allowlists too
+  kialiops.multicluster.remote_access:
+    cluster_name: east
+    context: east-admin
+    home_cluster: hub
+    state: absent
+    include_metrics: true
 """
 
 RETURN = r"""
@@ -253,6 +272,7 @@ def argspec():
         rbac=dict(type="dict"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         keep_namespaces=dict(type="bool", default=False),
+        include_metrics=dict(type="bool", default=False),
     )
     return spec
 

@@ -87,6 +87,14 @@ def run_lab(args: list[str], env: dict | None = None, check: bool = True, timeou
                           check=check, timeout=timeout)
 
 
+def ansible_playbook(inventory, *args: str, playbook="site.yml", timeout: int = 900):
+    """Run playbooks/<playbook> (or a path) with the project's ansible.cfg; returns the CompletedProcess."""
+    path = Path(playbook) if Path(playbook).is_absolute() else REPO / "playbooks" / playbook
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), *args, str(path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def load_yaml(p) -> dict:
     return yaml.safe_load(Path(p).read_text())
 
@@ -110,3 +118,26 @@ def run_module(name: str, args: dict, check: bool = False, diff: bool = False, v
         return json.loads(done.stdout.strip().splitlines()[-1]), out
     except (ValueError, IndexError):
         raise AssertionError("module %s printed no JSON result:\n%s" % (name, out[-4000:]))
+
+
+def _get(api: client.ApiClient, path: str, **query):
+    r = api.call_api(path, "GET", query_params=list(query.items()), _preload_content=False,
+                     _return_http_data_only=True)
+    return json.loads(r.data)
+
+
+def labelled_objects(api: client.ApiClient, selector: str) -> list[str]:
+    """Every object of every listable kind the server serves that matches the label selector, as
+    ``Kind namespace/name`` (discovery, so a kind nobody thought of is found too)."""
+    paths = ["/api/v1"] + ["/apis/" + v["groupVersion"] for g in _get(api, "/apis")["groups"]
+                           for v in g["versions"][:1]]
+    found = []
+    for path in paths:
+        for r in _get(api, path)["resources"]:
+            if "/" in r["name"] or "list" not in r.get("verbs", []):
+                continue
+            for item in _get(api, "%s/%s" % (path, r["name"]), labelSelector=selector).get("items") or []:
+                meta = item["metadata"]
+                found.append("%s %s%s" % (r["kind"], meta.get("namespace", "") + "/" if meta.get("namespace") else "",
+                                          meta["name"]))
+    return sorted(found)

@@ -13,16 +13,7 @@ import yaml
 
 from kubernetes import client
 
-from labkit import REPO, unique
-
-PLAYBOOK = REPO / "playbooks" / "site.yml"
-
-
-def ansible_playbook(inventory: Path, *args: str, playbook: Path = PLAYBOOK):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_NOCOLOR="1")
-    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), *args,
-                           str(playbook)], cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+from labkit import REPO, ansible_playbook, unique
 
 
 def line(stdout, name):

@@ -290,7 +290,7 @@ def spawn(cdir: Path, what: str, argv: list[str], state: dict, name: str) -> Non
                          start_new_session=True, env=env)
     out.close()
     state["clusters"][name]["procs"][what] = {"pid": p.pid, "pgid": p.pid, "start": proc_start_time(p.pid),
-                                              "argv0": argv[0]}
+                                              "argv0": argv[0], "argv": list(argv)}
     save_state(state)
 
 
@@ -338,17 +338,7 @@ def down(quiet: bool = False) -> None:
     if state:
         order = ("kcm", "apiserver", "etcd")
         for what in order:
-            procs = [c["procs"][what] for c in state["clusters"].values() if what in c.get("procs", {})]
-            for p in procs:
-                stop_group(p, signal.SIGTERM)
-            deadline = time.time() + 10
-            while time.time() < deadline and any(alive(p) for p in procs):
-                time.sleep(0.1)
-            for p in procs:
-                stop_group(p, signal.SIGKILL)
-            deadline = time.time() + 10
-            while time.time() < deadline and any(alive(p) for p in procs):
-                time.sleep(0.05)
+            _stop([c["procs"][what] for c in state["clusters"].values() if what in c.get("procs", {})])
     pids = orphan_pids()
     for pid in pids:
         try:
@@ -383,6 +373,37 @@ def down(quiet: bool = False) -> None:
                 pass
     if not quiet:
         log("down in %.1fs" % (time.time() - t0))
+
+
+def _stop(procs: list[dict]) -> None:
+    """SIGTERM, then SIGKILL after 10 s; returns when every process of the list is gone."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        for p in procs:
+            stop_group(p, sig)
+        deadline = time.time() + wait
+        while time.time() < deadline and any(alive(p) for p in procs):
+            time.sleep(0.05)
+
+
+def apiserver(name: str, action: str) -> None:
+    """Stop or start one cluster's kube-apiserver (fault tests: an API server that goes away and comes back).
+    etcd keeps the data, so a started API server serves the same cluster; its controller-manager reconnects."""
+    state = load_state() or die("no lab running in %s" % lab_dir())
+    c = state["clusters"].get(name) or die("no cluster %s in this lab" % name)
+    p = c["procs"]["apiserver"]
+    if action == "stop":
+        _stop([p])
+        log("kube-apiserver of %s stopped" % name)
+        return
+    if alive(p):
+        log("kube-apiserver of %s is running" % name)
+        return
+    spawn(Path(c["dir"]), "apiserver", p["argv"], state, name)
+    ctx = admin_ssl(Path(c["dir"]) / "pki")
+    wait_for("kube-apiserver of %s" % name, lambda: (
+        http_get("https://%s:%d/readyz" % (c["ip"], c["apiserver"]), ctx)[0] == 200, "readyz"),
+        time.time() + float(os.environ.get("LAB_TIMEOUT", "240")), 0.25)
+    log("kube-apiserver of %s started" % name)
 
 
 def _rmtree(p: Path) -> None:
@@ -703,6 +724,9 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--json", action="store_true")
     sub.add_parser("down", help="stop everything this lab started; keep logs/")
     sub.add_parser("env", help="print shell exports for the lab (KUBECONFIG, NO_PROXY)")
+    for action in ("stop", "start"):
+        one = sub.add_parser(action + "-apiserver", help="%s one cluster's kube-apiserver (fault tests)" % action)
+        one.add_argument("cluster")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -713,6 +737,8 @@ def main(argv: list[str] | None = None) -> int:
             up()
         elif args.cmd == "down":
             down()
+        elif args.cmd in ("stop-apiserver", "start-apiserver"):
+            apiserver(args.cluster, args.cmd.split("-")[0])
         elif args.cmd == "env":
             state = load_state() or die("no lab running in %s" % lab_dir())
             ips = sorted({c["ip"] for c in state["clusters"].values()})
