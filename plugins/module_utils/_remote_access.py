@@ -107,7 +107,7 @@ class RemoteAccess:
     def kinds(self, absent):
         """The kinds one run reads and deletes, in deletion order, limited to those the cluster serves."""
         kinds = PRUNED
-        if absent:
+        if absent and self.params.get("remove_scope", "everything") == "everything":
             kinds = ((METRICS if self.params.get("include_metrics") else ()) + REMOVED)
         return [(api_version, kind) for api_version, kind in kinds if self.served(api_version)]
 

@@ -95,6 +95,15 @@ options:
         Kiali's RBAC there, C(kialiops_remote_backend=operator)).
     type: bool
     default: false
+  remove_scope:
+    description:
+      - With O(state=absent), V(everything) removes every kind listed there; V(rbac) only what the direct backend
+        writes (ServiceAccounts, ClusterRoles, ClusterRoleBindings, OAuthClients and, unless O(keep_namespaces), the
+        namespaces), which is how the operator backend hands Kiali's RBAC over to the Kiali operator while its own
+        remote-resources-only Kiali CR and token Secrets stay.
+    type: str
+    choices: [everything, rbac]
+    default: everything
   include_metrics:
     description:
       - With O(state=absent), also delete the ServiceMonitors, PodMonitors and ConfigMaps (metric allowlists) labelled
@@ -273,6 +282,7 @@ def argspec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         keep_namespaces=dict(type="bool", default=False),
         include_metrics=dict(type="bool", default=False),
+        remove_scope=dict(type="str", choices=["everything", "rbac"], default="everything"),
     )
     return spec
 

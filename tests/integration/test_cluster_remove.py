@@ -14,7 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from labkit import ansible_playbook, audit, labelled_objects, load_yaml, run_lab, unique
+from labkit import ansible_playbook, audit, labelled_objects, load_yaml, run_lab, run_module, unique
 
 HOME = "mgmt"
 SELECTOR = "app.kubernetes.io/managed-by=kialiops,kialiops.io/home=" + HOME
@@ -122,6 +122,12 @@ def mesh(request, lab, tmp_path):
 
 def test_remove_west_leaves_nothing_and_nudges_once(lab, mesh):
     onboard(mesh)
+    # what an earlier run with the operator backend left on west: its remote-resources-only Kiali CR
+    result, out = run_module("kiali_cr", dict(cluster_name="west", kubeconfig=lab.kubeconfig("west"), home_cluster=HOME,
+                                              namespace=mesh.remote_ns, instance_name=mesh.ns,
+                                              remote_resources_only=True))
+    assert result.get("action") == "created", out[-3000:]
+    assert "Kiali %s/%s" % (mesh.remote_ns, mesh.ns) in mesh.left_on("west")
     assert mesh.secrets()[mesh.mode] == ["east", "west"]
     before = mesh.reconcile()
 
