@@ -16,10 +16,10 @@ REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut 
 STAMP    := $(VENV)/.kialiops-$(REQ_HASH)
 PYTEST   := tools/pytest-strict
 
-.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean
+.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean collection ee
 
 help:
-	@echo "make demo | test | lint | sanity | unit | integration | lab-build | lab-up | lab-status | lab-down | bench"
+	@echo "make demo | test | lint | sanity | unit | integration | lab-build | lab-up | lab-status | lab-down | bench | collection | ee"
 
 # A virtualenv with the pinned packages; rebuilt only when the requirements change.
 venv: $(STAMP)
@@ -64,6 +64,14 @@ integration: lab-build
 bench: lab-build
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/onboarding.py
+
+# The collection tarball (build/kialiops-multicluster-<version>.tar.gz), as Galaxy and the execution environment take it.
+collection: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+# The execution environment's build context (context/); building the image needs a container engine (ansible-builder build).
+ee: collection
+	$(BIN)/ansible-builder create -f execution-environment.yml -c context
 
 clean: lab-down
 	rm -rf $(VENV) .collections tests/output
