@@ -16,7 +16,7 @@ REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut 
 STAMP    := $(VENV)/.kialiops-$(REQ_HASH)
 PYTEST   := tools/pytest-strict
 
-.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean collection ee
+.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean collection ee molecule
 
 help:
 	@echo "make demo | test | lint | sanity | unit | integration | lab-build | lab-up | lab-status | lab-down | bench | collection | ee"
@@ -60,6 +60,11 @@ unit: venv
 # The pytest fixture reuses a healthy lab (make lab-up) or starts its own and stops it at the end.
 integration: lab-build
 	$(PYTEST) tests/integration
+
+# The molecule scenarios on the lab (make test runs them too, from tests/integration/test_molecule.py).
+molecule: lab-up
+	$(BIN)/molecule test -s default
+	$(BIN)/molecule test -s external
 
 bench: lab-build
 	$(BIN)/python bench/run.py
