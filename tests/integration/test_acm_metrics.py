@@ -446,11 +446,11 @@ def test_acm_playbook_writes_everything_then_is_silent_and_follows_rotation(lab,
 
     # --- check mode with a rotation pending: reports the change, leaves the server as it was, even at -vvv no key
     acm.rotate_client()
-    before = get(lab, "hub", "Secret", "acm-observability-certs", w["kiali"])["metadata"]["resourceVersion"]
+    before = get(lab, "hub", "Secret", "acm-observability-certs", w["kiali"])["metadata"]["resource_version"]
     marks = lab.marks()
     r = playbook(inv, "acm.yml", extra, "--check", "--diff", "-vvv")
     assert r.returncode == 0 and "changed=1" in r.stdout, r.stdout[-4000:]
-    assert get(lab, "hub", "Secret", "acm-observability-certs", w["kiali"])["metadata"]["resourceVersion"] == before
+    assert get(lab, "hub", "Secret", "acm-observability-certs", w["kiali"])["metadata"]["resource_version"] == before
     found = writes(lab, marks)
     assert found["hub"] and all("dryRun=All" in e["requestURI"] for v in found.values() for e in v), found
     out = r.stdout + r.stderr
