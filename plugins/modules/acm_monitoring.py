@@ -25,7 +25,7 @@ description:
   - Mesh namespaces are O(mesh_namespaces) when given, else discovered - labels C(istio-injection=enabled),
     C(istio.io/rev), C(istio.io/dataplane-mode=ambient), and for ambient mode the namespaces of the ztunnel pods
     (C(app=ztunnel)) and of every waypoint (C(gateway.networking.k8s.io/gateway-class-name=istio-waypoint)).
-  - The mesh ID is read from Istio's mesh config (ConfigMap C(istio) in the control-plane namespace, key C(mesh):
+  - The mesh ID is read from Istio's mesh config (ConfigMap C(istio) in the control-plane namespace, key C(mesh) -
     C(defaultConfig.meshId), C(ISTIO_META_MESH_ID), C(trustDomain)), else O(mesh_id), else C(cluster.local).
   - Objects kialiops creates carry C(app.kubernetes.io/managed-by=kialiops), C(kialiops.io/home=<home_cluster>)
     and C(app.kubernetes.io/part-of=kialiops-acm). A monitor of the same name that someone else created is left
