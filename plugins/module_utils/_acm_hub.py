@@ -49,7 +49,7 @@ def split_address(address, default_port=443):
     """``host:port`` (or ``[v6]:port``, or a bare host) as ``(host, port)``."""
     host, port = address, default_port
     if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
+        host, dummy, rest = address[1:].partition("]")
         if rest.startswith(":"):
             port = rest[1:]
     elif address.count(":") == 1:

@@ -66,8 +66,7 @@ class MeshMonitoring:
                       "this on OpenShift, or set acm_metrics_user_workload_monitoring (module option "
                       "user_workload_monitoring) to false when the cluster's Prometheus is set up otherwise")
         if missing:
-            self.fail("namespace%s %s do%s not exist" % ("s" if len(missing) > 1 else "", ", ".join(missing),
-                                                        "" if len(missing) > 1 else "es"),
+            self.fail("these namespaces do not exist: %s" % ", ".join(missing),
                       "Install the Istio control plane first, or correct acm_metrics_control_plane_namespace / "
                       "acm_metrics_mesh_namespaces")
 

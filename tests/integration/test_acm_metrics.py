@@ -371,8 +371,8 @@ def test_acm_playbook_writes_everything_then_is_silent_and_follows_rotation(lab,
     assert "grafana" in acm.endpoint.peers  # the check presented the client certificate, as Kiali will
 
     # --- mesh clusters: monitors and allowlists where the mesh is, accepted (and stored unpruned) by the CRDs
-    expect = {"hub": [w["cp"], hub_mesh], "west": sorted([w["cp"], west_rev, west_ambient, west_ztunnel,
-                                                           west_waypoint])}
+    west_mesh = [w["cp"], west_rev, west_ambient, west_ztunnel, west_waypoint]
+    expect = {"hub": [w["cp"], hub_mesh], "west": west_mesh}
     for cluster, namespaces in expect.items():
         sm = get(lab, cluster, "ServiceMonitor", "istiod-monitor", w["cp"])
         assert sm["spec"]["selector"] == {"matchLabels": {"istio": "pilot"}} and owned(sm, "hub")
@@ -640,3 +640,27 @@ def test_monitor_someone_else_made_is_left_alone(lab, acm, world):
     sm = get(lab, "west", "ServiceMonitor", "istiod-monitor", w["cp"])
     assert not owned(sm, "hub") and "interval" not in sm["spec"]["endpoints"][0]
     assert get(lab, "west", "PodMonitor", "istio-proxies-monitor", w["cp"]) is not None
+
+
+# ---------------------------------------------------------------- site.yml: one CR write with everything
+def test_site_with_acm_writes_one_cr_with_every_field_and_reruns_silently(lab, acm, world, tmp_path):
+    w = world
+    inv = inventory(lab, tmp_path)
+    extra = extra_vars(w, acm, kialiops_instance_name="kiali")
+    r = playbook(inv, "site.yml", extra)
+    assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
+    cr = kiali_cr(lab, "hub", w["kiali"], "kiali")
+    assert cr["spec"]["external_services"]["prometheus"]["thanos_proxy"]["enabled"] is True
+    assert cr["spec"]["clustering"]["autodetect_secrets"]["enabled"] is True       # kiali_install's own fields
+    assert cr["metadata"]["annotations"]["kiali.io/reconcile"]                     # and its nudge
+    assert {m["manager"] for m in cr["metadata"]["managedFields"]} == {"kialiops"}
+    marks = lab.marks()
+    r = playbook(inv, "site.yml", extra)
+    assert r.returncode == 0 and "changed=0" in r.stdout, r.stdout[-4000:]
+    ok, found = no_writes(lab, marks)
+    assert ok, found
+    # install.yml alone would drop the ACM fields: refused, nothing written
+    r = playbook(inv, "install.yml", extra)
+    assert r.returncode != 0 and "acm_metrics has not run" in r.stdout, r.stdout[-3000:]
+    ok, found = no_writes(lab, marks)
+    assert ok, found
