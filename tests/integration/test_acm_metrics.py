@@ -664,3 +664,28 @@ def test_site_with_acm_writes_one_cr_with_every_field_and_reruns_silently(lab, a
     assert r.returncode != 0 and "acm_metrics has not run" in r.stdout, r.stdout[-3000:]
     ok, found = no_writes(lab, marks)
     assert ok, found
+
+
+def test_hub_outside_the_mesh_gets_no_monitors_and_kiali_ignores_its_home(lab, acm, world, tmp_path):
+    w = world
+    r = playbook(inventory(lab, tmp_path), "acm.yml", extra_vars(w, acm, kialiops_acm_hub_in_mesh=False))
+    assert r.returncode == 0, r.stdout[-5000:]
+    cr = kiali_cr(lab, "hub", w["kiali"], w["kiali"])
+    assert cr["spec"]["clustering"]["ignore_home_cluster"] is True
+    assert cr["spec"]["kubernetes_config"]["cluster_name"] == "hub"
+    assert get(lab, "hub", "ServiceMonitor", "istiod-monitor", w["cp"]) is None
+    assert get(lab, "hub", "ConfigMap", "cluster-monitoring-config", MON) is None
+    assert get(lab, "west", "ServiceMonitor", "istiod-monitor", w["cp"]) is not None
+
+
+def test_internal_thanos_url_for_a_kiali_on_the_hub_only(lab, acm, world):
+    marks = lab.marks()
+    res, out = run_module("acm_observability", obs_args(lab, acm, world, url_mode="internal"))
+    assert res.get("changed") is False and res["objects"] == [], out
+    prom = res["kiali_spec"]["external_services"]["prometheus"]
+    assert prom["url"] == "http://observability-thanos-query-frontend.%s.svc:9090" % OBS
+    assert prom["auth"] == {"type": "none"} and prom["thanos_proxy"]["scrape_interval"] == "2m"
+    res, out = run_module("acm_observability", obs_args(lab, acm, world, home="mgmt", url_mode="internal"))
+    assert res.get("failed") is True and "works only for a Kiali on the hub" in res["msg"], out
+    ok, found = no_writes(lab, marks)
+    assert ok, found
