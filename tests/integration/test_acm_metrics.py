@@ -689,3 +689,33 @@ def test_internal_thanos_url_for_a_kiali_on_the_hub_only(lab, acm, world):
     assert res.get("failed") is True and "works only for a Kiali on the hub" in res["msg"], out
     ok, found = no_writes(lab, marks)
     assert ok, found
+
+
+def test_merged_apply_refuses_a_stale_read(lab, world):
+    """ClusterService.apply(merged=True) forces ownership of a shared field only against what it read: a change
+    made in between is a 409, never overwritten."""
+    import sys
+    sys.path.insert(0, str(REPO / ".collections"))
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import build_client
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService
+
+    ns = world["cp"]
+    core = client.CoreV1Api(lab.admin("hub"))
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "shared"}, "data": {"k": "a: 1\n"}},
+                                      field_manager="person")
+    svc = ClusterService("hub", build_client(conn(lab, "hub"))[0])
+    stale = svc.get("v1", "ConfigMap", "shared", namespace=ns)
+    core.patch_namespaced_config_map("shared", ns, {"data": {"k": "a: 1\nb: 2\n"}}, field_manager="person")
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": ns},
+           "data": {"k": "a: 1\nenableUserWorkload: true\n"}}
+    with pytest.raises(KialiopsError) as e:
+        svc.ensure(obj, live=stale, merged=True)
+    assert e.value.status == 409 and "cluster hub" in str(e.value)
+    assert core.read_namespaced_config_map("shared", ns).data["k"] == "a: 1\nb: 2\n"
+    # with a fresh read the forced apply goes through (the person's manager owned the key: a plain apply conflicts)
+    with pytest.raises(KialiopsError) as e:
+        svc.ensure(obj)
+    assert e.value.status == 409 and "person" in str(e.value)
+    before, after = svc.ensure(obj, merged=True)
+    assert before != after and core.read_namespaced_config_map("shared", ns).data["k"] == obj["data"]["k"]
