@@ -145,25 +145,33 @@ class ClusterService:
             raise self._error(e, "list %s" % kind, kind=kind, api_version=api_version, namespace=namespace) from e
         return [item.to_dict() for item in (found.items or [])]
 
-    def ensure(self, obj, check_mode=None, field_manager=FIELD_MANAGER):
+    def ensure(self, obj, check_mode=None, field_manager=FIELD_MANAGER, live=False, merged=False):
         """Apply ``obj`` only when the live object lacks some of it: a rerun sends no write at all.
 
         Returns ``(before, after)`` like apply(). Fields we stopped sending are not noticed here (the
-        live object still contains the rest); callers that drop fields call apply() directly.
+        live object still contains the rest); callers that drop fields call apply() directly. ``live``:
+        the object as the caller just read it (skips the read). ``merged``: see apply().
         """
         resource = self._resource(obj["apiVersion"], obj["kind"])
         namespace = self._scope(resource, obj["kind"], obj["metadata"].get("namespace"))
-        live = self._get(resource, obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
+        if live is False:
+            live = self._get(resource, obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
         if live is not None and contains(live, obj):
             return normalise(live), normalise(live)
-        return self.apply(obj, check_mode=check_mode, field_manager=field_manager, _before=live)
+        return self.apply(obj, check_mode=check_mode, field_manager=field_manager, _before=live, merged=merged)
 
-    def apply(self, obj, check_mode=None, field_manager=FIELD_MANAGER, _before=False):
+    def apply(self, obj, check_mode=None, field_manager=FIELD_MANAGER, _before=False, merged=False):
         """Server-side apply ``obj`` (only the fields we own) as ``field_manager`` (``kialiops``), never forcing.
 
         ``check_mode`` None means the service's own (the module's). Returns ``(before, after)``, both
         normalised (``before`` None when the object did not exist); they differ exactly when the apply
         changes (or in check mode would change) the object.
+
+        ``merged=True`` is for a value that merges what someone else wrote into one field (a YAML document
+        in a ConfigMap key that a person also edits): that field is theirs too, so a plain apply would
+        conflict. The apply then forces, but only against the object as it was read: the live
+        ``resourceVersion`` goes into the request as a precondition, so a change made in between fails
+        with 409 instead of being overwritten.
         """
         api_version, kind = obj["apiVersion"], obj["kind"]
         name, namespace = obj["metadata"]["name"], obj["metadata"].get("namespace")
@@ -171,6 +179,9 @@ class ClusterService:
         namespace = self._scope(resource, kind, namespace)
         before = self._get(resource, api_version, kind, name, namespace) if _before is False else _before
         params = dict(body=obj, name=name, namespace=namespace, field_manager=field_manager, force_conflicts=False)
+        if merged and before is not None:
+            lock = dict(obj, metadata=dict(obj["metadata"], resourceVersion=before["metadata"]["resourceVersion"]))
+            params.update(body=lock, force_conflicts=True)
         if self.check_mode if check_mode is None else check_mode:
             params["dry_run"] = DRY_RUN
         try:

@@ -170,7 +170,7 @@ def test_crd_schema_rejects_wrong_types(lab, cluster, kind):
 
 
 def test_profiles_install_what_a_real_cluster_would_have(lab):
-    expect = {"hub": {"kialis.kiali.io", "managedclusters.cluster.open-cluster-management.io",
+    expect = {"hub": {"kialis.kiali.io", "managedclusters.cluster.open-cluster-management.io", "routes.route.openshift.io",
                       "multiclusterobservabilities.observability.open-cluster-management.io",
                       "servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com"},
               "east": {"servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com"},

@@ -49,8 +49,10 @@ OPENSHIFT_CRDS = [
     "projects.project.openshift.io",
 ]
 PROFILES = {
-    "hub": {"namespaces": ["istio-system", "open-cluster-management-observability"],
-            "crds": ["kiali", "managedcluster", "mco", "servicemonitor", "podmonitor"]},
+    # A real ACM hub is OpenShift: openshift-monitoring and the Route CRD (the observatorium-api Route) are there.
+    # Platform detection still says kubernetes (route.openshift.io is not an OpenShift-only group).
+    "hub": {"namespaces": ["istio-system", "open-cluster-management-observability", "openshift-monitoring"],
+            "crds": ["kiali", "managedcluster", "mco", "route", "servicemonitor", "podmonitor"]},
     "spoke": {"namespaces": ["istio-system"], "crds": ["servicemonitor", "podmonitor"]},
     "openshift": {"namespaces": ["istio-system", "openshift-monitoring"],
                   "crds": ["kiali", "route", "servicemonitor", "podmonitor"]},
