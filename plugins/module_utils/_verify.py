@@ -164,8 +164,8 @@ def judge_secrets(home, namespace, entries, remotes, secret_modes=None):
                                 % (CLUSTER_ANNOTATION, entry["cluster"], entry["keys"][0]))
             expected = _expected_name(owner) if owner else None
             if owner and expected != entry["name"]:
-                problems.append("its name should be %s for cluster %s" % (expected or "(none: %r is not a valid "
-                                                                           "cluster name)" % owner, owner))
+                shown = expected or "(none: %r is not a valid cluster name)" % owner
+                problems.append("its name should be %s for cluster %s" % (shown, owner))
             if entry["labels"].get(MULTI_CLUSTER_LABEL) != "true":
                 problems.append("it is not labelled %s=true, so the operator does not autodetect it"
                                 % MULTI_CLUSTER_LABEL)
@@ -414,8 +414,8 @@ def _expiry(cluster, check, what, cert, now, warn_days, fix):
     if left <= 0:
         return row(cluster, check, FAIL, "%s expired %s" % (what, when(cert["not_after"], now)), fix)
     if left < warn_days * DAY:
-        return row(cluster, check, WARN, "%s expires %s, within %d days" % (what, when(cert["not_after"], now),
-                                                                           warn_days), fix)
+        text = "%s expires %s, within %d days" % (what, when(cert["not_after"], now), warn_days)
+        return row(cluster, check, WARN, text, fix)
     return None
 
 
@@ -441,8 +441,8 @@ def judge_client_cert(hub, home, namespace, hub_secret, copy_secret, now, warn_d
     hub_key, copy_key = _decoded(hub_secret, "tls.key"), _decoded(copy_secret, "tls.key")
     missing = [k for k, v in (("tls.crt", copy_crt), ("tls.key", copy_key)) if not v]
     if missing:
-        return [row(home, check, FAIL, "Secret %s/%s on %s lacks %s" % (namespace, ACM_CERT_COPY, home,
-                                                                         " and ".join(missing)), ACM_FIX)]
+        text = "Secret %s/%s on %s lacks %s" % (namespace, ACM_CERT_COPY, home, " and ".join(missing))
+        return [row(home, check, FAIL, text, ACM_FIX)]
     try:
         cert = certificates(copy_crt)[0]
     except (ValueError, IndexError):
