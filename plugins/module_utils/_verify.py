@@ -61,7 +61,7 @@ ACM_CERT_COPY = "acm-observability-certs"
 CA_BUNDLE = "kiali-cabundle"
 CA_BUNDLE_KEY = "additional-ca-bundle.pem"
 
-PREPARE = "run playbooks/prepare.yml for %s (ansible-playbook playbooks/prepare.yml --limit <host of %s>)"
+PREPARE = "run playbooks/prepare.yml for %s"
 ROTATE = ("token revoked/expired, run playbooks/rotate_tokens.yml or prepare.yml for %s "
           "(-e remote_prepare_force_rotate=true mints a new one)")
 ACM_FIX = "run the acm_metrics role (kialiops.multicluster.acm_metrics) to copy it again from the hub"
@@ -172,7 +172,7 @@ def judge_secrets(home, namespace, entries, remotes, secret_modes=None):
             if problems:
                 subject = owner if owner in remotes else home
                 rows.append(row(subject, "remote secrets", FAIL, "%s: %s" % (where, "; ".join(problems)),
-                                "delete it and %s" % (PREPARE % (owner, owner)) if owner in remotes else
+                                "delete it and %s" % (PREPARE % owner) if owner in remotes else
                                 "delete it, or rewrite it for a cluster of the inventory with playbooks/prepare.yml"))
         for key in entry["keys"]:
             held.setdefault(key, []).append((entry["name"], entry["form"]))
@@ -206,7 +206,7 @@ def judge_secrets(home, namespace, entries, remotes, secret_modes=None):
         if want and want != form:
             rows.append(row(cluster, "remote secrets", WARN, "stored in %s (%s form), but the inventory's "
                             "kialiops_secret_mode is %s" % (_where(home, namespace, name), form, want),
-                            PREPARE % (cluster, cluster) + " (it moves the credential to the %s form)" % want))
+                            PREPARE % cluster + " (it moves the credential to the %s form)" % want))
         else:
             rows.append(row(cluster, "remote secrets", OK, "stored in %s (%s)" % (_where(home, namespace, name), form)))
     for cluster in remotes:
@@ -214,7 +214,7 @@ def judge_secrets(home, namespace, entries, remotes, secret_modes=None):
             rows.append(row(cluster, "remote secrets", FAIL, "missing: no remote-cluster secret for %s in namespace %s "
                             "on %s (%s%s or a key %s in %s)" % (cluster, namespace, home, REMOTE_SECRET_PREFIX,
                                                                 cluster, cluster, SINGLE_NAME),
-                            PREPARE % (cluster, cluster)))
+                            PREPARE % cluster))
     return rows, held
 
 
@@ -258,7 +258,7 @@ def judge_kiali_cr(home, namespace, cr_name, cr, topology, entries, held, remote
         found = by_name.get(secret)
         if found is None:
             rows.append(row(name, check, FAIL, "clustering.clusters entry %s names Secret %s, which does not exist in "
-                            "%s on %s" % (name, secret, namespace, home), PREPARE % (name, name)))
+                            "%s on %s" % (name, secret, namespace, home), PREPARE % name))
         elif name not in found["keys"]:
             rows.append(row(name, check, FAIL, "clustering.clusters entry %s names Secret %s, which holds %s, not %s"
                             % (name, secret, ", ".join(found["keys"]) or "no key", name),
@@ -326,13 +326,13 @@ def judge_token(cluster, kind, claims, now, rotate_after_percent=80, expected_mo
     rows = []
     if kind is None:
         return [row(cluster, check, FAIL, "the stored kubeconfig holds neither a token nor an exec config",
-                    PREPARE % (cluster, cluster))]
+                    PREPARE % cluster)]
     if kind == "exec":
         rows.append(row(cluster, check, OK, "exec credential plugin: no token is stored, the plugin's provider "
                         "manages its expiry"))
     elif kind == "token":
         rows.append(row(cluster, check, WARN, "the stored token is not a service-account JWT: kind and expiry unknown",
-                        PREPARE % (cluster, cluster) + " to store a service-account token"))
+                        PREPARE % cluster + " to store a service-account token"))
     elif kind == "legacy":
         rows.append(row(cluster, check, OK, "legacy token (service-account token Secret): never expires, revoked by "
                         "deleting its Secret"))
@@ -350,10 +350,10 @@ def judge_token(cluster, kind, claims, now, rotate_after_percent=80, expected_mo
     stored_mode = kind if kind in ("bound", "legacy", "exec") else None
     if expected_mode and stored_mode and expected_mode != stored_mode:
         rows.append(row(cluster, check, WARN, "the stored credential is %s, the inventory's kialiops_token_mode is %s"
-                        % (stored_mode, expected_mode), PREPARE % (cluster, cluster) + " to replace it"))
+                        % (stored_mode, expected_mode), PREPARE % cluster + " to replace it"))
     elif annotated_mode and stored_mode and annotated_mode != stored_mode:
         rows.append(row(cluster, check, WARN, "the secret's annotation says token mode %s, the stored credential is %s"
-                        % (annotated_mode, stored_mode), PREPARE % (cluster, cluster) + " to rewrite it"))
+                        % (annotated_mode, stored_mode), PREPARE % cluster + " to rewrite it"))
     return rows
 
 
@@ -366,7 +366,7 @@ def judge_connection_error(cluster, error):
     if error.status is None:
         return [row(cluster, "reachable", FAIL, error.reason, error.fix)]
     return [row(cluster, "reachable", OK, "the API server answered"),
-            row(cluster, "rbac", FAIL, error.reason, error.fix or PREPARE % (cluster, cluster))]
+            row(cluster, "rbac", FAIL, error.reason, error.fix or PREPARE % cluster)]
 
 
 def judge_review(cluster, result, mismatch):
@@ -566,7 +566,7 @@ def _stored_credential(home, params, mask):
             parsed = parse_kubeconfig(text)
         except ValueError as e:
             raise KialiopsError(home.cluster, "the kubeconfig stored for %s in Secret %s/%s is not usable: %s"
-                                % (remote, namespace, name, e), PREPARE % (remote, remote)) from e
+                                % (remote, namespace, name, e), PREPARE % remote) from e
         mask(parsed.get("token"))
         return parsed, annotations.get(annotation_key("mode", form, remote))
     return None, None
@@ -582,7 +582,7 @@ def verify_remote(home, params, mask, now=None):
         return [error_row(remote, "credential", e)]
     if parsed is None:
         return [row(remote, "credential", FAIL, "no credential for %s is stored on Kiali's home %s (namespace %s)"
-                    % (remote, home.cluster, params["namespace"]), PREPARE % (remote, remote))]
+                    % (remote, home.cluster, params["namespace"]), PREPARE % remote)]
     claims = claims_or_none(parsed["token"]) if parsed.get("token") else None
     rows = judge_token(remote, token_kind(parsed, claims), claims, now, params["rotate_after_percent"],
                        params.get("token_mode"), annotated)

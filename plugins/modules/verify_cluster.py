@@ -247,7 +247,7 @@ def argspec():
         scope=dict(type="str", choices=["home", "remote", "acm"], required=True),
         namespace=dict(type="str", default="istio-system"),
         remotes=dict(type="list", elements="str"),
-        secret_modes=dict(type="dict"),
+        secret_modes=dict(type="dict", no_log=False),  # form names (per_cluster/single), no secret
         topology=dict(type="str", choices=["co-located", "external"], default="co-located"),
         cr_name=dict(type="str"),
         remote_cluster=dict(type="str"),

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from labkit import REPO, audit, unique
+from labkit import REPO, audit, unique, whoami
 
 REMOTES = ("east", "west")
 CLUSTERS = ("hub", "east", "west")
@@ -223,6 +224,36 @@ def test_removed_cluster_role_binding_fails_naming_the_cluster(lab, mesh):
         restore(lab, mesh)
 
 
+def store_kubeconfig(lab, mesh, cluster, secret, kubeconfig):
+    """Store ``kubeconfig`` for ``cluster`` the way remote_secret does (server-side apply of the whole Secret as
+    field manager kialiops), so the restoring prepare.yml owns the key as before: a write by another manager would
+    be a conflict, which kialiops never forces."""
+    dyn = DynamicClient(lab.admin("hub"))
+    dyn.server_side_apply(dyn.resources.get(api_version="v1", kind="Secret"), body={
+        "apiVersion": "v1", "kind": "Secret", "type": secret.type,
+        "metadata": {"name": secret.metadata.name, "namespace": mesh["ns"], "labels": secret.metadata.labels,
+                     "annotations": secret.metadata.annotations},
+        "data": {cluster: base64.b64encode(yaml.safe_dump(kubeconfig).encode()).decode()}},
+        name=secret.metadata.name, namespace=mesh["ns"], field_manager="kialiops", force_conflicts=False)
+
+
+def test_unreachable_remote_is_named_and_does_not_hide_the_others(lab, mesh):
+    secret, kubeconfig, dummy = stored(lab, mesh, "west")
+    with socket.socket() as s:                  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:%d" % port
+    store_kubeconfig(lab, mesh, "west", secret, kubeconfig)
+    try:
+        r, data = verify(lab, mesh["extra"], report=mesh["tmp"] / "unreachable.json")
+        assert_fails(r, data, "west", "reachable", "cannot connect", "127.0.0.1:%d" % port)
+        assert data["failing_clusters"] == ["west"]
+        assert {row["check"]: row["status"] for row in rows_of(data, "east")} == {
+            "remote secrets": "ok", "token": "ok", "reachable": "ok", "authenticates": "ok", "rbac": "ok"}
+    finally:
+        restore(lab, mesh)
+
+
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -231,13 +262,13 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def expired_token(lab, cluster, token):
-    """The same claims as ``token`` but issued 2 days ago and expired 1 day ago, signed (ES256) with the
-    cluster's real service-account key, so only the expiry is wrong."""
+def resigned_token(lab, cluster, token, expires_in=-86400):
+    """The same claims as ``token`` but issued 2 days ago and expiring ``expires_in`` seconds from now (default:
+    expired 1 day ago), signed (ES256) with the cluster's real service-account key from $LAB_DIR/<cluster>/pki."""
     header, payload, dummy_sig = token.split(".")
     claims = json.loads(_unb64url(payload))
     now = int(time.time())
-    claims.update(iat=now - 2 * 86400, nbf=now - 2 * 86400, exp=now - 86400)
+    claims.update(iat=now - 2 * 86400, nbf=now - 2 * 86400, exp=now + expires_in)
     assert claims["iss"] == "https://%s.kialiops.test" % cluster
     key = serialization.load_pem_private_key((Path(lab.clusters[cluster]["dir"]) / "pki" / "sa.key").read_bytes(),
                                              password=None)
@@ -248,22 +279,17 @@ def expired_token(lab, cluster, token):
 
 def test_expired_token_fails_naming_the_cluster(lab, mesh):
     secret, kubeconfig, token = stored(lab, mesh, "east")
-    crafted = expired_token(lab, "east", token)
-    # the crafted token really is rejected by east (401), and only because it expired: east's key signed it
+    crafted = resigned_token(lab, "east", token)
+    # the crafted token is rejected by east (401) only because it expired: the same claims, signed the same way
+    # but still valid, are accepted
+    assert whoami(lab.with_token("east", resigned_token(lab, "east", token, expires_in=3600))).startswith(
+        "system:serviceaccount:" + mesh["remote_ns"])
     probe = lab.with_token("east", crafted)
     with pytest.raises(client.ApiException) as denied:
         client.CoreV1Api(probe).list_namespace()
     assert denied.value.status == 401
     kubeconfig["users"][0]["user"]["token"] = crafted
-    # Stored the way remote_secret stores it (server-side apply of the whole Secret as field manager kialiops), so
-    # the restoring prepare.yml owns the key as before: a write by another manager would be a conflict it never forces.
-    dyn = DynamicClient(lab.admin("hub"))
-    dyn.server_side_apply(dyn.resources.get(api_version="v1", kind="Secret"), body={
-        "apiVersion": "v1", "kind": "Secret", "type": secret.type,
-        "metadata": {"name": secret.metadata.name, "namespace": mesh["ns"], "labels": secret.metadata.labels,
-                     "annotations": secret.metadata.annotations},
-        "data": {"east": base64.b64encode(yaml.safe_dump(kubeconfig).encode()).decode()}},
-        name=secret.metadata.name, namespace=mesh["ns"], field_manager="kialiops", force_conflicts=False)
+    store_kubeconfig(lab, mesh, "east", secret, kubeconfig)
     assert stored(lab, mesh, "east")[2] == crafted
     try:
         r, data = verify(lab, mesh["extra"], report=mesh["tmp"] / "expired.json")
