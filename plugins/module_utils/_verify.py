@@ -40,6 +40,11 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._review impo
 from ansible_collections.kialiops.multicluster.plugins.module_utils._token import claims_or_none, lifetime_used
 
 try:
+    import yaml
+except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
+    yaml = None
+
+try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 except ImportError:  # only the ACM checks need it; the module reports missing_required_lib then
@@ -357,14 +362,21 @@ def judge_token(cluster, kind, claims, now, rotate_after_percent=80, expected_mo
     return rows
 
 
-def judge_connection_error(cluster, error):
-    """Rows ``reachable``/``authenticates`` for a KialiopsError raised while using the stored credential."""
+def judge_connection_error(cluster, error, kind=None):
+    """Rows ``reachable``/``authenticates`` for a KialiopsError raised while using the stored credential.
+
+    ``kind`` is the stored credential's (token_kind()); with ``exec`` the controller runs the credential plugin itself
+    to check, so a plugin missing here fails too, and the fix says so."""
     if error.status == 401:
         return [row(cluster, "reachable", OK, "the API server answered"),
                 row(cluster, "authenticates", FAIL, "the API server rejected Kiali's stored credential (401 "
                     "Unauthorized): the token is revoked, expired or issued by another cluster", ROTATE % cluster)]
     if error.status is None:
-        return [row(cluster, "reachable", FAIL, error.reason, error.fix)]
+        fix = error.fix
+        if kind == "exec":
+            fix += ("; with an exec credential this controller runs the plugin of the stored kubeconfig to check, so "
+                    "it must be installed here too")
+        return [row(cluster, "reachable", FAIL, error.reason, fix)]
     return [row(cluster, "reachable", OK, "the API server answered"),
             row(cluster, "rbac", FAIL, error.reason, error.fix or PREPARE % cluster)]
 
@@ -568,6 +580,9 @@ def _stored_credential(home, params, mask):
             raise KialiopsError(home.cluster, "the kubeconfig stored for %s in Secret %s/%s is not usable: %s"
                                 % (remote, namespace, name, e), PREPARE % remote) from e
         mask(parsed.get("token"))
+        for user in (yaml.safe_load(text).get("users") or []):   # parse_kubeconfig() accepted it: a mapping
+            for field in ("client-key-data", "password"):
+                mask(((user or {}).get("user") or {}).get(field))
         return parsed, annotations.get(annotation_key("mode", form, remote))
     return None, None
 
@@ -584,12 +599,12 @@ def verify_remote(home, params, mask, now=None):
         return [row(remote, "credential", FAIL, "no credential for %s is stored on Kiali's home %s (namespace %s)"
                     % (remote, home.cluster, params["namespace"]), PREPARE % remote)]
     claims = claims_or_none(parsed["token"]) if parsed.get("token") else None
-    rows = judge_token(remote, token_kind(parsed, claims), claims, now, params["rotate_after_percent"],
-                       params.get("token_mode"), annotated)
+    kind = token_kind(parsed, claims)
+    rows = judge_token(remote, kind, claims, now, params["rotate_after_percent"], params.get("token_mode"), annotated)
     try:
         result, mismatch = review_stored_credential(home, params, mask)
     except KialiopsError as e:
-        rows.extend(judge_connection_error(remote, e))
+        rows.extend(judge_connection_error(remote, e, kind))
         return rows
     rows.extend(judge_review(remote, result, mismatch))
     return rows

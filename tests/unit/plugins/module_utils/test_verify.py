@@ -327,3 +327,150 @@ def test_summary_counts():
 def test_key_material_lists_raw_and_decoded():
     dummy, key = make_cert("x", 1)
     assert v.key_material({"data": {"tls.key": b64(key)}}, None) == [b64(key), key]
+
+
+# --- the reading side, over an in-memory stand-in for ClusterService ------------------------------------------
+
+class FakeHome:
+    """get/list/api_groups of ClusterService over a dict of objects; records every call (all reads)."""
+
+    cluster = "hub"
+
+    def __init__(self, objects, groups=("v1", "kiali.io/v1alpha1"), fail=None):
+        self.objects = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in objects}
+        self.groups = list(groups)
+        self.fail = fail
+        self.calls = []
+
+    def _maybe_fail(self):
+        if self.fail:
+            raise self.fail
+
+    def api_groups(self):
+        self.calls.append("api_groups")
+        self._maybe_fail()
+        return self.groups
+
+    def get(self, api_version, kind, name, namespace=None):
+        self.calls.append(("get", kind, name))
+        self._maybe_fail()
+        return self.objects.get((kind, namespace, name))
+
+    def list(self, api_version, kind, namespace=None, label_selector=None):
+        self.calls.append(("list", kind))
+        self._maybe_fail()
+        return [o for (k, ns, n), o in self.objects.items() if k == kind and ns == namespace]
+
+
+def collector(into):
+    """A ``mask(*values)`` callback that keeps what it was given."""
+    return lambda *values: into.extend(values)
+
+
+def secret_obj(secret, ns=NS):
+    out = dict(secret, kind="Secret")
+    out["metadata"] = dict(secret["metadata"], namespace=ns)
+    return out
+
+
+def kiali_cr_obj(ns=NS):
+    return {"kind": "Kiali", "metadata": {"name": "kiali", "namespace": ns},
+            "spec": {"clustering": {"autodetect_secrets": {"enabled": True}}}}
+
+
+HOME_PARAMS = dict(namespace=NS, remotes=["east"], instance_name="kiali", cr_name=None, topology="co-located",
+                   secret_modes=None)
+
+
+def test_verify_home_reads_secrets_and_cr_and_judges_them():
+    fake = FakeHome([secret_obj(per_cluster("kiali-remote-cluster-secret-east", "east")), kiali_cr_obj(),
+                     secret_obj(per_cluster("kiali-remote-cluster-secret-ghost", "ghost"))])
+    rows = v.verify_home(fake, HOME_PARAMS)
+    assert ("east", "ok") in statuses(rows) and ("ghost", "fail") in statuses(rows) and ("hub", "ok") in statuses(rows)
+    assert all(c == "api_groups" or c[0] in ("get", "list") for c in fake.calls)
+
+
+def test_verify_home_without_crd_or_cr_fails():
+    fake = FakeHome([secret_obj(per_cluster("kiali-remote-cluster-secret-east", "east"))], groups=("v1",))
+    rows = v.verify_home(fake, HOME_PARAMS)
+    assert any(r["check"] == "kiali cr" and r["status"] == "fail" and "CRD is missing" in r["message"] for r in rows)
+    rows = v.verify_home(FakeHome([secret_obj(per_cluster("kiali-remote-cluster-secret-east", "east"))]), HOME_PARAMS)
+    assert any(r["check"] == "kiali cr" and r["status"] == "fail" and "no Kiali CR" in r["message"] for r in rows)
+
+
+def test_verify_home_unreadable_is_a_row():
+    fake = FakeHome([], fail=KialiopsError("hub", "cannot list secrets (403)", "grant list"))
+    assert v.verify_home(fake, HOME_PARAMS) == [v.row("hub", "remote secrets", "fail", "cannot list secrets (403)",
+                                                      "grant list")]
+
+
+REMOTE_PARAMS = dict(namespace=NS, remote_cluster="east", secret_mode="auto", rotate_after_percent=80,
+                     token_mode="bound")
+
+
+def stored_secret(kubeconfig_text, name="kiali-remote-cluster-secret-east", key="east"):
+    return secret_obj({"metadata": {"name": name, "annotations": {"kiali.io/cluster": key}},
+                       "data": {key: b64(kubeconfig_text)}})
+
+
+def test_verify_remote_without_a_stored_credential_fails_naming_prepare():
+    rows = v.verify_remote(FakeHome([]), REMOTE_PARAMS, lambda *a: None, now=NOW)
+    assert statuses(rows) == [("east", "fail")] and rows[0]["check"] == "credential"
+    assert "prepare.yml for east" in rows[0]["fix"]
+
+
+def test_verify_remote_unusable_kubeconfig_fails_and_masks_what_it_read():
+    masked = []
+    text = "clusters: []\nusers: []\n"
+    rows = v.verify_remote(FakeHome([stored_secret(text)]), REMOTE_PARAMS, collector(masked), now=NOW)
+    assert statuses(rows) == [("hub", "fail")] and "not usable" in rows[0]["message"]
+    assert text in masked and b64(text) in masked
+
+
+def _jwt(claims):
+    def enc(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return "%s.%s.%s" % (enc({"alg": "ES256"}), enc(claims), "c2ln")
+
+
+def test_verify_remote_masks_token_and_key_before_connecting(monkeypatch):
+    token = _jwt(claims(NOW - v.DAY, NOW + 80 * v.DAY))
+    text = yaml_kubeconfig(token)
+    masked = []
+
+    def review(home, params, mask):
+        assert token in masked and "S0VZ" in masked         # masked before any request with it
+        raise KialiopsError("east", "rejected (401)", "refresh", status=401)
+
+    monkeypatch.setattr(v, "review_stored_credential", review)
+    rows = v.verify_remote(FakeHome([stored_secret(text)]), REMOTE_PARAMS, collector(masked), now=NOW)
+    assert [(r["check"], r["status"]) for r in rows] == [("token", "ok"), ("reachable", "ok"),
+                                                        ("authenticates", "fail")]
+    assert token not in json.dumps(rows)
+
+
+def yaml_kubeconfig(token):
+    return ("apiVersion: v1\nkind: Config\ncurrent-context: east\n"
+            "clusters:\n- name: east\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+            "contexts:\n- name: east\n  context: {cluster: east, user: east}\n"
+            "users:\n- name: east\n  user: {token: '%s', client-key-data: S0VZ}\n" % token)
+
+
+def test_verify_acm_masks_keys_and_judges_both_copies():
+    pem, key = make_cert("grafana", 300)
+    ca, dummy = make_cert("server-ca", 1000)
+
+    def obj(kind, ns, name, data):
+        return {"kind": kind, "metadata": {"name": name, "namespace": ns}, "data": data}
+    hub = FakeHome([obj("Secret", v.ACM_NAMESPACE, v.ACM_CLIENT_CERT, {"tls.crt": b64(pem), "tls.key": b64(key)}),
+                    obj("Secret", v.ACM_NAMESPACE, v.ACM_SERVER_CA, {"ca.crt": b64(ca)})])
+    home = FakeHome([obj("Secret", NS, v.ACM_CERT_COPY, {"tls.crt": b64(pem), "tls.key": b64(key)}),
+                     obj("ConfigMap", NS, v.CA_BUNDLE, {v.CA_BUNDLE_KEY: ca})])
+    home.cluster = "mgmt"
+    masked = []
+    rows = v.verify_acm(home, hub, dict(namespace=NS, expiry_warn_days=30), collector(masked), now=NOW)
+    assert statuses(rows) == [("mgmt", "ok"), ("mgmt", "ok")]
+    assert key in masked and b64(key) in masked
+    hub.fail = KialiopsError("hub", "cannot connect", "check it")
+    assert statuses(v.verify_acm(home, hub, dict(namespace=NS, expiry_warn_days=30), collector(masked), now=NOW)) == [
+        ("hub", "fail")]
