@@ -444,8 +444,8 @@ def test_verify_remote_masks_token_and_key_before_connecting(monkeypatch):
 
     monkeypatch.setattr(v, "review_stored_credential", review)
     rows = v.verify_remote(FakeHome([stored_secret(text)]), REMOTE_PARAMS, collector(masked), now=NOW)
-    assert [(r["check"], r["status"]) for r in rows] == [("token", "ok"), ("reachable", "ok"),
-                                                        ("authenticates", "fail")]
+    want = [("token", "ok"), ("reachable", "ok"), ("authenticates", "fail")]
+    assert [(r["check"], r["status"]) for r in rows] == want
     assert token not in json.dumps(rows)
 
 
