@@ -194,7 +194,8 @@ def judge_secrets(home, namespace, entries, remotes, secret_modes=None):
             names = ", ".join(n for n, f in places)
             rows.append(row(cluster, "remote secrets", FAIL, "orphaned: %s hold%s cluster %s, which is not in the "
                             "inventory" % (listed, "s" if len(places) == 1 else "", cluster),
-                            "remove it with the cluster_remove role (cluster_remove_clusters: [%s]) or kubectl -n %s "
+                            "remove it: ansible-playbook playbooks/remove_cluster.yml -e '{\"cluster_remove_clusters\": "
+                            "[\"%s\"]}' (or -e kialiops_prune=true), or if kialiops did not create it kubectl -n %s "
                             "delete secret %s (only key %s if it is %s); or add %s to the inventory"
                             % (cluster, namespace, names, cluster, SINGLE_NAME, cluster)))
             continue

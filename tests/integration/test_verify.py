@@ -201,7 +201,7 @@ def test_orphan_secret_on_the_home_fails_naming_it(lab, mesh):
     try:
         r, data = verify(lab, mesh["extra"], report=mesh["tmp"] / "orphan.json")
         assert_fails(r, data, "ghost", "remote secrets", "orphaned", "kiali-remote-cluster-secret-ghost",
-                     "not in the inventory", "cluster_remove_clusters: [ghost]")
+                     "not in the inventory", 'remove_cluster.yml -e \'{"cluster_remove_clusters": ["ghost"]}\'')
         assert data["failing_clusters"] == ["ghost"]
     finally:
         core.delete_namespaced_secret("kiali-remote-cluster-secret-ghost", mesh["ns"])

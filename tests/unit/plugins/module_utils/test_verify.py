@@ -81,7 +81,7 @@ def test_orphan_secret_fails_as_a_row_of_that_cluster():
                                   ["east"])
     ghost = [r for r in rows if r["cluster"] == "ghost"]
     assert ghost and ghost[0]["status"] == "fail" and "orphaned" in ghost[0]["message"]
-    assert "cluster_remove_clusters: [ghost]" in ghost[0]["fix"]
+    assert 'remove_cluster.yml -e \'{"cluster_remove_clusters": ["ghost"]}\'' in ghost[0]["fix"]
 
 
 def test_orphan_key_in_single_secret():
