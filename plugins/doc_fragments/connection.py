@@ -71,6 +71,21 @@ options:
       - Anyone on the path could then read the credential. Meant for throw-away labs only.
     type: bool
     default: false
+  render_dir:
+    description:
+      - GitOps export. Every object the task would apply is written to
+        C(<render_dir>/<cluster>/<kind>_<namespace>_<name>.yaml) (one file per object, changed or not; stable names)
+        instead of being applied; every write becomes a server-side dry-run, so the files hold only what the API
+        server accepts. The clusters are still read (plans depend on what is there).
+      - Secret values are left out (the key names are kept in the annotation C(kialiops.io/rendered-without-data))
+        unless O(render_secrets=true).
+    type: path
+  render_secrets:
+    description:
+      - With O(render_dir), write Secret values too (files mode 0600). A bound token is then minted for real
+        (TokenRequest creates no object), so the export holds a working credential; keep it out of Git or encrypt it.
+    type: bool
+    default: false
 notes:
   - The connection goes through the kubernetes.core client (C(kubernetes) Python library); only the options above
     are read. Other E(K8S_AUTH_*) variables (username, password, proxy, impersonation) are ignored.

@@ -302,6 +302,8 @@ class Observability:
         diffs = []
         for obj, live in planned:
             meta = obj["metadata"]
+            if not params["validate_only"]:
+                self.home.render(obj)
             entry = dict(kind=obj["kind"], namespace=meta["namespace"], name=meta["name"])
             if not any(obj is w for w, dummy in writes):
                 entry["action"] = "unchanged"

@@ -174,6 +174,8 @@ class MeshMonitoring:
         for desired, live, merged, note in self.plan:
             meta = desired["metadata"]
             entry = dict(kind=desired["kind"], namespace=meta["namespace"], name=meta["name"])
+            if not note and not self.params["validate_only"]:
+                self.service.render(desired)
             if note:
                 entry["action"] = note
             elif id(desired) not in writes:

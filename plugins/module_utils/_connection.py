@@ -32,6 +32,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     where_text,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import validate_cluster_name
+from ansible_collections.kialiops.multicluster.plugins.module_utils._render import Renderer
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService
 
 try:
@@ -67,6 +68,9 @@ def connection_spec(env=True):
     spec["kubeconfig"].update(type="path", no_log=False)
     spec["cluster_name"] = dict(type="str", required=True)
     spec["allow_insecure"] = dict(type="bool", default=False)
+    if env:  # GitOps export is a property of the task, not of one of its connections
+        spec["render_dir"] = dict(type="path")
+        spec["render_secrets"] = dict(type="bool", default=False)
     return spec
 
 
@@ -170,6 +174,11 @@ class KialiopsModule(AnsibleK8SModule):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._services = {}
+        self.renderer = None
+        if self.params.get("render_dir"):
+            # GitOps export: every write is a server-side dry-run, and what it would apply goes to a file.
+            self.renderer = Renderer(self.params["render_dir"], self.params.get("render_secrets"))
+            self._module.check_mode = True
         try:
             for params in self._connections():
                 check_connection(params)
@@ -201,7 +210,7 @@ class KialiopsModule(AnsibleK8SModule):
             if insecure:
                 self.warn("cluster %s: TLS verification is off (%s), accepted because allow_insecure=true"
                           % (params["cluster_name"], "; ".join(insecure)))
-            self._services[key] = ClusterService(params["cluster_name"], client, where)
+            self._services[key] = ClusterService(params["cluster_name"], client, where, renderer=self.renderer)
         return self._services[key]
 
     @property

@@ -250,6 +250,7 @@ def kiali_cr(service, params, want_diff=False):
             "that Kiali) and re-run to create it with the new value. Nothing was written" % (name, namespace))
     before = normalise(live)
     after = before
+    service.render(desired)
     if live is None or not contains(live, desired):
         resource = service.client.resource(KIND, API_VERSION)
         _dry_run_strict(service, resource, desired)

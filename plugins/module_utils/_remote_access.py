@@ -228,6 +228,7 @@ class RemoteAccess:
 
     def _write(self, obj, op, namespace_created):
         service, check = self.service, self.check_mode
+        service.render(obj)
         predicted = normalise(dict(obj, metadata=dict(obj["metadata"])))
         if op == "replace":
             meta = obj["metadata"]

@@ -457,6 +457,7 @@ class Work:
                 self.record(self.cluster, desired, before, None)
                 live = None
         created = live is None
+        remote.render(desired)
         if live is None or not contains(live, desired):
             before, after = remote.apply(desired)
             self.record(self.cluster, desired, before if live is not None else None, after)
@@ -488,15 +489,18 @@ class Work:
         if self.form == PER_CLUSTER:
             obj = per_cluster_secret(self.namespace, self.cluster, self.label_home, encoded, annotations)
             stale = stale_annotations(live, PER_CLUSTER, self.cluster, obj["metadata"]["annotations"])
+            self.module.home.render(obj)
             if live is None or not contains(live, obj) or stale:
                 before, after = self.apply(obj)
                 self.record(self.home_name, obj, before, after)
             return
         base = single_base(self.namespace, self.label_home)
+        self.module.home.render(base)
         if live is None or not contains(live, base):
             before, after = self.apply(base)
             self.record(self.home_name, base, before, after)
         entry = single_entry(self.namespace, self.cluster, self.label_home, encoded, annotations)
+        self.module.home.render(entry)
         if live is None or not contains(live, entry) or stale_annotations(live, SINGLE, self.cluster, annotations):
             before, after = self.apply(entry, field_manager=single_manager(self.cluster))
             self.record(self.home_name, entry, before, after)
@@ -598,7 +602,8 @@ class Work:
                 reuse, reason = False, "the remote cluster no longer accepts the stored token"
             if reuse:
                 token, claims = stored["token"], stored["claims"]
-            elif self.check_mode:
+            elif self.check_mode and not p.get("render_secrets"):
+                # (A GitOps export that asks for secrets mints for real: TokenRequest writes no object.)
                 would_mint = True
                 token, claims = PLACEHOLDER_TOKEN, dict(iat=int(now), exp=int(now) + p["token_ttl"])
             else:

@@ -52,10 +52,11 @@ class ClusterService:
     ``where`` (``{server, kube_context, kubeconfig}``) goes into error messages.
     """
 
-    def __init__(self, cluster, client, where=None):
+    def __init__(self, cluster, client, where=None, renderer=None):
         self.cluster = cluster
         self.client = client
         self.where = dict(where or {})
+        self.renderer = renderer  # GitOps export (_render.py): applies are written to files, and dry-runs
         self._api_groups = None
 
     @property
@@ -157,6 +158,7 @@ class ClusterService:
         if live is False:
             live = self._get(resource, obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
         if live is not None and contains(live, obj):
+            self.render(obj)
             return normalise(live), normalise(live)
         return self.apply(obj, check_mode=check_mode, field_manager=field_manager, _before=live, merged=merged)
 
@@ -182,6 +184,7 @@ class ClusterService:
         if merged and before is not None:
             lock = dict(obj, metadata=dict(obj["metadata"], resourceVersion=before["metadata"]["resourceVersion"]))
             params.update(body=lock, force_conflicts=True)
+        self.render(obj)
         if self.check_mode if check_mode is None else check_mode:
             params["dry_run"] = DRY_RUN
         try:
@@ -192,6 +195,11 @@ class ClusterService:
             raise self._error(e, "apply it", kind=kind,
                               api_version=api_version, name=name, namespace=namespace) from e
         return normalise(before), normalise(after)
+
+    def render(self, obj):
+        """GitOps export: write ``obj`` (what we would apply, changed or not) to its file. No-op otherwise."""
+        if self.renderer is not None:
+            self.renderer.write(self.cluster, obj)
 
     def delete(self, api_version, kind, name, namespace=None, check_mode=None):
         """Delete one object (dry-run in check mode). Returns it normalised as it was, None if it was absent."""

@@ -38,7 +38,9 @@ def validate(spec, params, **constraints):
 
 def test_spec_exposes_the_documented_options():
     assert set(connection_spec()) == {"kubeconfig", "context", "host", "api_key", "ca_cert", "validate_certs",
-                                      "cluster_name", "allow_insecure"}
+                                      "cluster_name", "allow_insecure", "render_dir", "render_secrets"}
+    # GitOps export belongs to the task, not to its second connection
+    assert set(connection_spec(env=False)) == set(connection_spec()) - {"render_dir", "render_secrets"}
 
 
 @pytest.mark.parametrize("spec", [connection_spec(), connection_spec(env=False), remote_spec()["options"]],

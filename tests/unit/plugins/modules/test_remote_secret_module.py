@@ -78,7 +78,7 @@ def test_documentation_matches_the_argument_spec():
     doc = yaml.safe_load(remote_secret.DOCUMENTATION)["options"]
     spec = remote_secret.argspec()
     own = set(spec) - {"cluster_name", "kubeconfig", "context", "host", "api_key", "ca_cert", "validate_certs",
-                       "allow_insecure", "remote"}
+                       "allow_insecure", "render_dir", "render_secrets", "remote"}
     assert own == set(doc)
     for name in own:
         assert doc[name].get("default") == spec[name].get("default"), name
