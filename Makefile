@@ -69,6 +69,7 @@ molecule: lab-up
 bench: lab-build
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/onboarding.py
+	$(BIN)/python bench/site_scale.py
 
 # The collection tarball (build/kialiops-multicluster-<version>.tar.gz), as Galaxy and the execution environment take it.
 collection: venv
