@@ -155,3 +155,25 @@ def test_no_key_material_in_output_at_vvvv(lab):
         for secret in (key_b64, body[:40], body[-40:]):
             assert secret not in out, c
     assert "PRIVATE KEY" not in out
+
+
+def test_a_fourth_cluster_is_one_line_of_inventory(lab, tmp_path):
+    """The README's promise: add `mgmt:` under spoke.hosts of the lab inventory (its connection is already there,
+    in lab_spare) and site.yml onboards it; remove_cluster.yml takes it out again."""
+    text = (lab.dir / "inventory.yml").read_text()
+    marker = "    spoke:\n      hosts:\n"
+    assert marker in text
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(text.replace(marker, marker + "        mgmt:\n", 1))        # the one line
+    hub = client.CoreV1Api(lab.admin("hub"))
+    try:
+        r = ansible_playbook(inv)
+        assert r.returncode == 0, r.stdout[-5000:]
+        assert "bound until 20" in line(r.stdout, "mgmt") and " ok" in line(r.stdout, "mgmt")
+        secret = hub.read_namespaced_secret("kiali-remote-cluster-secret-mgmt", "istio-system")
+        assert secret.metadata.annotations["kiali.io/cluster"] == "mgmt"
+    finally:
+        r = ansible_playbook(inv, "-e", '{"cluster_remove_clusters": ["mgmt"]}', playbook="remove_cluster.yml")
+        assert r.returncode == 0, r.stdout[-3000:]
+    assert [s.metadata.name for s in hub.list_namespaced_secret("istio-system").items
+            if s.metadata.name.endswith("-mgmt")] == []
