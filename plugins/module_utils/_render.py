@@ -21,6 +21,8 @@ import fcntl
 import os
 import re
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import deep_merge
+
 try:
     import yaml
 except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
@@ -36,17 +38,6 @@ def file_name(obj):
     meta = obj["metadata"]
     parts = (obj["kind"], meta.get("namespace") or "cluster", meta["name"])
     return "_".join(_SAFE.sub("-", p.lower()) for p in parts) + ".yaml"
-
-
-def merge(base, override):
-    """``override`` merged into a copy of ``base``: dicts key by key, anything else replaced."""
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def manifest(obj, secrets=False):
@@ -74,7 +65,7 @@ def merge_manifests(old, new):
     for doc in (old, new):
         keys.update(k for k in (((doc.get("metadata") or {}).get("annotations") or {}).get(OMITTED) or "").split(",")
                     if k)
-    out = merge(old, new)
+    out = deep_merge(old, new)
     if keys:
         out["metadata"]["annotations"][OMITTED] = ",".join(sorted(keys))
     return out
