@@ -16,7 +16,7 @@ REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut 
 STAMP    := $(VENV)/.kialiops-$(REQ_HASH)
 PYTEST   := tools/pytest-strict
 
-.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean collection ee molecule
+.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean collection ee molecule changelog
 
 help:
 	@echo "make demo | test | lint | sanity | unit | integration | lab-build | lab-up | lab-status | lab-down | bench | collection | ee"
@@ -70,6 +70,10 @@ bench: lab-build
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/onboarding.py
 	$(BIN)/python bench/site_scale.py
+
+# At release time: CHANGELOG.rst from changelogs/fragments (antsibull-changelog consumes the fragments).
+changelog: venv
+	$(BIN)/antsibull-changelog release --version $$(sed -n 's/^version: *//p' galaxy.yml)
 
 # The collection tarball (build/kialiops-multicluster-<version>.tar.gz), as Galaxy and the execution environment take it.
 collection: venv
