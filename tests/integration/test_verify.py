@@ -176,13 +176,19 @@ def test_deleted_legacy_token_fails_naming_the_cluster(lab, mesh):
     name = mesh["instance"] + "-kialiops-token"
     core.delete_namespaced_secret(name, mesh["remote_ns"])
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:   # the authenticator looks the token Secret up: wait for it to be gone
+        # The API server caches a successful token authentication for 10 s: wait until it really refuses the
+        # stored token (401), which is what verify must then report.
+        token = stored(lab, mesh, "east")[2]
+        deadline = time.time() + 40
+        while time.time() < deadline:
             try:
-                core.read_namespaced_secret(name, mesh["remote_ns"])
-                time.sleep(0.3)
-            except client.ApiException:
+                whoami(lab.with_token("east", token))
+                time.sleep(0.5)
+            except client.ApiException as e:
+                assert e.status == 401, e.status
                 break
+        else:
+            raise AssertionError("east still accepts the token of the deleted Secret after 40 s")
         r, data = verify(lab, legacy, report=mesh["tmp"] / "legacy-deleted.json")
         assert_fails(r, data, "east", "authenticates", "401",
                      "token revoked/expired, run playbooks/rotate_tokens.yml or prepare.yml for east")
