@@ -66,10 +66,14 @@ molecule: lab-up
 	$(BIN)/molecule test -s default
 	$(BIN)/molecule test -s external
 
+# Benchmarks, each on its own private lab; then one table of every figure (bench/results/latest.md).
+# BENCH_SIZES=1,2 BENCH_REPEAT=1 for a quick check of the harness (results go to $$BENCH_RESULTS if set).
+bench: export BENCH_RUN := $(shell date -u +%Y%m%dT%H%M%SZ)
 bench: lab-build
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/onboarding.py
 	$(BIN)/python bench/site_scale.py
+	$(BIN)/python bench/report.py
 
 # At release time: CHANGELOG.rst from changelogs/fragments (antsibull-changelog consumes the fragments).
 changelog: venv

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmarks (not timed tests): measure, write bench/results/<date>-<machine>-<name>.json + .md.
 
-Now: the lab (cold build, warm `up` of 4 clusters, memory per cluster, `down`).
-The onboarding and request-count benchmarks of the roles are added with the roles (issue 9).
+This one: the lab (cold build, warm `up` of 4 clusters, memory per cluster, `down`). The others: onboarding.py
+(prepare.yml at 1/5/10 spokes beside a naive baseline, requests by verb from the audit logs), site_scale.py
+(site.yml at 1/5/20 spokes); report.py gathers their tables into one (and bench/results/latest.md).
 
   make bench                 # warm figures; the cold build time is read from the cache's build log
   BENCH_COLD=1 make bench    # also a really cold build (empty binary and Go build caches; ~7-30 min)
@@ -11,37 +12,23 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools" / "lab"))
-import lab as labtool  # noqa: E402
+from common import BenchError, labtool, markdown_table, row, run_lab, write
 
-RESULTS = REPO / "bench" / "results"
 TARGETS = {"warm_up_4_clusters_s": 60, "rss_per_cluster_mib": 350}
 
 
-def machine() -> dict:
-    mem = Path("/proc/meminfo").read_text().split()[1]
-    return {"host": platform.node(), "cores": os.cpu_count(), "mem_gib": round(int(mem) / 1048576, 1),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "go": subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()}
-
-
 def lab(args, env, check=True):
-    t0 = time.time()
-    r = subprocess.run([sys.executable, str(REPO / "tools" / "lab" / "lab.py")] + args, env=env,
-                       capture_output=True, text=True)
-    if check and r.returncode != 0:
-        sys.exit("bench: lab %s failed:\n%s" % (" ".join(args), r.stderr[-3000:]))
-    return time.time() - t0, r
+    try:
+        return run_lab(args, env, check)
+    except BenchError as e:
+        sys.exit("bench: %s" % e)
 
 
 def bench_lab() -> dict:
@@ -98,24 +85,30 @@ def bench_lab() -> dict:
     return out
 
 
-def write(name: str, data: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = "%s-%s-%s" % (time.strftime("%Y-%m-%d"), platform.node() or "machine", name)
-    doc = {"benchmark": name, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "machine": machine(), "k8s": labtool.K8S_VERSION, "etcd": labtool.ETCD_VERSION, "results": data}
-    (RESULTS / (stem + ".json")).write_text(json.dumps(doc, indent=2) + "\n")
-    md = ["# %s (%s)" % (name, doc["date"]), "", "machine: `%s`" % json.dumps(doc["machine"]), "", "| metric | value |",
-          "| --- | --- |"]
-    md += ["| %s | `%s` |" % (k, json.dumps(v)) for k, v in data.items()]
-    (RESULTS / (stem + ".md")).write_text("\n".join(md) + "\n")
-    return RESULTS / (stem + ".json")
+def table(res: dict) -> list[dict]:
+    t = TARGETS
+    rows = []
+    if "cold_build_s" in res:
+        rows.append(row("lab cold build (k8s + etcd), s", res["cold_build_s"]))
+    rows += [
+        row("lab warm build (cache hit), s", res["warm_build_s"]),
+        row("lab warm up, 4 clusters, s (median)", res["warm_up_4_clusters_s"]["median"],
+            "<= %d" % t["warm_up_4_clusters_s"], res["meets"]["warm_up_4_clusters_s"]),
+        row("lab RSS per cluster, MiB (max)", res["rss_per_cluster_mib"], "<= %d" % t["rss_per_cluster_mib"],
+            res["meets"]["rss_per_cluster_mib"]),
+        row("lab PSS per cluster, MiB (max)", res["pss_per_cluster_mib"], "<= %d" % t["rss_per_cluster_mib"],
+            res["meets"]["pss_per_cluster_mib"]),
+        row("lab down, s (median)", res["down_s"]["median"]),
+    ]
+    return rows
 
 
 def main() -> int:
     res = bench_lab()
+    res["table"] = table(res)
     path = write("lab", res)
-    print(json.dumps(res, indent=2))
-    print("bench: wrote %s (the roles' onboarding/request benchmarks arrive with issue 9)" % path)
+    print("\n".join(markdown_table(res["table"])))
+    print("bench: wrote %s" % path)
     return 0
 
 

@@ -1,0 +1,153 @@
+"""The pure parts of the benchmark harness (bench/): audit-event accounting, per-spoke figures, the tables."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+import common  # noqa: E402  (bench/common.py)
+import onboarding  # noqa: E402  (bench/onboarding.py)
+import report  # noqa: E402  (bench/report.py)
+
+ADMIN = common.ADMIN
+
+
+def ev(verb, resource, name="", namespace="", user=ADMIN, code=200, group="", subresource=""):
+    ref = {"resource": resource, "name": name, "namespace": namespace, "apiGroup": group}
+    if subresource:
+        ref["subresource"] = subresource
+    return {"verb": verb, "objectRef": ref, "user": {"username": user}, "responseStatus": {"code": code},
+            "stage": "ResponseComplete"}
+
+
+SA = "system:serviceaccount:kr-1:"
+FIRST = [
+    ev("get", "namespaces", "kr-1", "kr-1", code=404),
+    ev("patch", "namespaces", "kr-1", "kr-1", code=201),
+    ev("patch", "serviceaccounts", "ki-1", "kr-1"),
+    ev("create", "serviceaccounts", "ki-1", "kr-1", subresource="token", code=201),
+    ev("patch", "clusterroles", "ki-1-viewer", group="rbac.authorization.k8s.io"),
+    ev("patch", "clusterroles", "ki-1-viewer", group="rbac.authorization.k8s.io"),   # a retry: 2 writes, 1 object
+    ev("delete", "clusterroles", "gone", group="rbac.authorization.k8s.io", code=404),  # wrote nothing
+    ev("list", "clusterroles", group="rbac.authorization.k8s.io"),
+    ev("create", "selfsubjectaccessreviews", group="authorization.k8s.io", code=201),
+    ev("create", "selfsubjectaccessreviews", group="authorization.k8s.io", code=201, user=SA + "ki-1"),
+    ev("get", "pods", user="system:serviceaccount:other:x"),
+]
+
+
+def test_classify_splits_writes_reads_reviews_and_verification():
+    c = common.classify(FIRST, kiali_sa=SA)
+    assert c["writes"] == 6
+    assert c["write:patch clusterroles"] == 2
+    assert c["write:create serviceaccounts/token"] == 1
+    assert c["write:delete clusterroles"] == 1
+    assert c["reads"] == 2 and c["read:get"] == 1 and c["read:list"] == 1
+    assert c["reviews"] == 1
+    assert c["verification"] == 1
+    assert c["other"] == 1
+    assert list(c) == sorted(c)
+
+
+def test_classify_without_kiali_sa_counts_service_accounts_as_other():
+    c = common.classify(FIRST)
+    assert "verification" not in c and c["other"] == 2
+
+
+def test_objects_written_are_distinct_successful_mutations():
+    objs = common.objects_written(FIRST)
+    assert objs == {("namespaces", "", "kr-1"), ("serviceaccounts", "kr-1", "ki-1"),
+                    ("rbac.authorization.k8s.io/clusterroles", "", "ki-1-viewer")}
+
+
+def test_objects_written_namespace_same_on_create_and_patch():
+    created = common.objects_written([ev("create", "namespaces", "kr-1", "", code=201)])
+    patched = common.objects_written([ev("patch", "namespaces", "kr-1", "kr-1")])
+    assert created == patched
+
+
+def test_objects_written_ignores_other_users_and_reviews():
+    assert not common.objects_written([ev("create", "tokenreviews", group="authentication.k8s.io", code=201),
+                                       ev("patch", "secrets", "s", "ns", user="someone")])
+
+
+def test_per_spoke_divides_every_cluster_including_the_hub():
+    counts = {"hub": {"writes": 2, "reads": 4}, "s01": {"writes": 5, "reads": 3}, "s02": {"writes": 5}}
+    assert common.per_spoke(counts, 2) == {"reads": 3.5, "writes": 6.0}
+    assert common.mutating_total(counts) == 12
+
+
+def test_ratio():
+    assert common.ratio(3, 2) == 1.5
+    assert common.ratio(1, 0) is None
+
+
+def test_markdown_table_marks_met_and_missed():
+    lines = common.markdown_table([common.row("a", 1.5, "<= 2", True), common.row("b | c", {"x": 1}, "0", False),
+                                   common.row("c", "7 / 8")])
+    assert lines[0] == "| metric | value | target | met? |"
+    assert lines[2] == "| a | 1.5 | <= 2 | yes |"
+    assert lines[3] == '| b \\| c | `{"x": 1}` | 0 | **no** |'
+    assert lines[4] == "| c | 7 / 8 |  |  |"
+
+
+def test_sizes(monkeypatch):
+    monkeypatch.setenv("BENCH_SIZES", "5,1,5")
+    assert common.sizes("1,5,10") == [1, 5]
+    monkeypatch.delenv("BENCH_SIZES")
+    assert common.sizes("1,5,10") == [1, 5, 10]
+
+
+def run(first_s, writes, objects, rerun_writes, verification=0):
+    per = {"writes": writes, "reads": 10, "verification": verification}
+    return {"first_s": first_s, "rerun_s": first_s / 2, "first_per_spoke": per,
+            "rerun_per_spoke": {"writes": rerun_writes, "reads": 10}, "first_by_cluster": {}, "rerun_by_cluster": {},
+            "objects_per_spoke": objects, "objects": None, "rerun_mutating": rerun_writes}
+
+
+def test_onboarding_summary_targets_and_ratios():
+    runs = {"kialiops": {1: [run(10, 6, 5, 0, 170), run(12, 6, 5, 0, 170)], 10: [run(25, 6, 5, 0, 170)]},
+            "naive": {1: [run(5, 6, 6, 6)], 10: [run(20, 6, 6, 60)]}}
+    res = onboarding.summarise([1, 10], runs)
+    k = res["kialiops"]
+    assert k["1"]["first_wall_median_s"] == 11
+    assert k["10"]["wall_ratio_to_1"] == round(25 / 11, 2)
+    assert res["kialiops_over_naive"]["10"]["first_wall"] == 1.25
+    assert res["kialiops_over_naive"]["1"]["first_writes"] == 1.0
+    assert res["naive"]["10"]["rerun_mutating_requests"] == 60
+    meets = res["meets"]
+    assert meets["kialiops first-run wall, 10 / 1 spoke(s)"] is False          # 2.27 > 2
+    assert meets["kialiops first-run writes per spoke, 10 spoke(s) (5 objects written per spoke)"] is True
+    assert meets["kialiops rerun mutating requests (all clusters), 10 spoke(s)"] is True
+    assert not any(m.startswith("naive") for m in meets)             # the baseline has no targets
+    assert len(meets) == 5
+    rows = {r["metric"]: r["value"] for r in res["table"]}
+    assert rows["kialiops / naive, 1 spoke(s): first-run requests per spoke, writes / without verification / all"] \
+        == "1.0 / 1.0 / %s" % round(186 / 16, 2)
+    json.dumps(res)
+
+
+def test_onboarding_summary_one_size_has_no_wall_target():
+    runs = {"kialiops": {1: [run(10, 6, 5, 0)]}, "naive": {1: [run(5, 6, 6, 6)]}}
+    res = onboarding.summarise([1], runs)
+    assert not any("wall" in m for m in res["meets"])
+
+
+def test_report_takes_the_newest_of_the_run_and_marks_misses(tmp_path):
+    def put(stem, name, date, run_id, rows):
+        (tmp_path / (stem + ".json")).write_text(json.dumps(
+            {"benchmark": name, "date": date, "run": run_id, "machine": {"host": "m"}, "results": {"table": rows}}))
+
+    put("2026-01-01-m-lab", "lab", "2026-01-01T00:00:00Z", "r1", [common.row("old", 1, "<= 2", True)])
+    put("2026-01-02-m-lab", "lab", "2026-01-02T00:00:00Z", "r2", [common.row("new", 3, "<= 2", False)])
+    put("2026-01-02-m-onboarding", "onboarding", "2026-01-02T00:00:00Z", "r2", [common.row("w", 6, "<= 9.5", True)])
+    assert report.newest(tmp_path, "lab", "r1")[1]["results"]["table"][0]["metric"] == "old"
+    assert report.newest(tmp_path, "lab")[1]["results"]["table"][0]["metric"] == "new"
+    assert report.newest(tmp_path, "site-scale") is None
+    md = report.summary({n: report.newest(tmp_path, n, "r2") for n in ("lab", "onboarding")})
+    assert "| benchmark | metric | value | target | met? |" in md
+    assert "| lab | new | 3 | <= 2 | **no** |" in md
+    assert "Targets met: 1 of 2." in md
+    assert md[-1] == "Missed: lab: new."
