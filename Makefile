@@ -1,6 +1,6 @@
 # kialiops.multicluster — the commands the README documents and CI runs unchanged.
 #   make demo   start the local lab and run playbooks/site.yml against it
-#   make test   lint, sanity, unit and integration tests (the lab is started if needed, stopped after)
+#   make test   lint, sanity, unit, integration and reliability tests (the lab is started if needed, stopped after)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -16,10 +16,10 @@ REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut 
 STAMP    := $(VENV)/.kialiops-$(REQ_HASH)
 PYTEST   := tools/pytest-strict
 
-.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration bench clean collection ee molecule changelog
+.PHONY: help venv lab-build lab-up lab-down lab-status demo test lint sanity unit integration reliability bench clean collection ee molecule changelog
 
 help:
-	@echo "make demo | test | lint | sanity | unit | integration | lab-build | lab-up | lab-status | lab-down | bench | collection | ee"
+	@echo "make demo | test | lint | sanity | unit | integration | reliability | lab-build | lab-up | lab-status | lab-down | bench | collection | ee"
 
 # A virtualenv with the pinned packages; rebuilt only when the requirements change.
 venv: $(STAMP)
@@ -45,7 +45,7 @@ lab-down: venv
 demo: lab-up
 	$(BIN)/ansible-playbook -i $(LAB_DIR)/inventory.yml playbooks/site.yml
 
-test: lint sanity unit integration
+test: lint sanity unit integration reliability
 
 lint: venv
 	$(BIN)/yamllint -s .
@@ -60,6 +60,11 @@ unit: venv
 # The pytest fixture reuses a healthy lab (make lab-up) or starts its own and stops it at the end.
 integration: lab-build
 	$(PYTEST) tests/integration
+
+# The guarantees of README "Performance and guarantees" (secret leak, bad input, faults, concurrency, least
+# privilege, cleanup), on the same lab and with the same fixture semantics as the integration tests.
+reliability: lab-build
+	$(PYTEST) tests/reliability
 
 # The molecule scenarios on the lab (make test runs them too, from tests/integration/test_molecule.py).
 molecule: lab-up

@@ -4,6 +4,7 @@ Everything here talks to the lab's real kube-apiservers with the Python kubernet
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -59,6 +60,26 @@ class Lab:
 
     def marks(self) -> dict[str, int]:
         return {c: self.audit(c).mark() for c in self.clusters}
+
+
+@contextlib.contextmanager
+def session_lab():
+    """The lab of a test session (tests/integration and tests/reliability): a healthy lab at LAB_DIR is reused,
+    otherwise one is started here and stopped when the session ends."""
+    lab_dir = Path(os.environ.get("LAB_DIR") or REPO / ".lab")
+    os.environ["LAB_DIR"] = str(lab_dir)
+    started = False
+    if not labtool.status()["healthy"]:
+        labtool.up()
+        started = True
+    try:
+        the_lab = Lab(lab_dir)
+        ips = sorted({c["ip"] for c in the_lab.clusters.values()})
+        os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(ips + ["localhost"])
+        yield the_lab
+    finally:
+        if started:
+            labtool.down()
 
 
 def unique(prefix: str) -> str:
@@ -141,3 +162,12 @@ def labelled_objects(api: client.ApiClient, selector: str) -> list[str]:
                 found.append("%s %s%s" % (r["kind"], meta.get("namespace", "") + "/" if meta.get("namespace") else "",
                                           meta["name"]))
     return sorted(found)
+
+
+def ansible_playbook_async(inventory, *args: str, playbook="site.yml", env: dict | None = None) -> subprocess.Popen:
+    """ansible_playbook() started in the background (text pipes); ``communicate()`` it."""
+    path = Path(playbook) if Path(playbook).is_absolute() else REPO / "playbooks" / playbook
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+               **(env or {}))
+    return subprocess.Popen([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), *args, str(path)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

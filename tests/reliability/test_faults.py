@@ -1,0 +1,104 @@
+"""Faults: a spoke's API server dies in the middle of a run, and Kiali's home API server restarts between runs.
+
+Kiali's home is mgmt; the spokes are hub, east and west (each test its own namespaces and instance name), and west
+is the one that dies once kialiops has started writing to it."""
+from __future__ import annotations
+
+import base64
+import time
+
+import yaml
+from kubernetes import client
+
+from labkit import ansible_playbook, ansible_playbook_async, audit, load_yaml, run_lab, whoami
+from test_cluster_remove import HOME, PER_CLUSTER, Mesh, describe, writes
+
+SPOKES = ("hub", "east", "west")
+
+
+def inventory(mesh, name="faults.yml"):
+    path = mesh.inventory(spokes=("east", "west"), name=name)
+    inv = load_yaml(path)
+    lab_inv = load_yaml(mesh.lab.dir / "inventory.yml")["all"]["children"]
+    inv["all"]["children"]["spoke"]["hosts"]["hub-cluster"] = lab_inv["hub"]["hosts"]["hub-cluster"]
+    path.write_text(yaml.safe_dump(inv))
+    return path
+
+
+def summary_line(stdout, name):
+    summary = stdout.split("PLAY [Summary]")[1]
+    return next(ln for ln in summary.splitlines() if ln.strip().startswith(name + " "))
+
+
+def stored_kubeconfig(mesh, cluster):
+    """The kubeconfig stored for ``cluster`` on the home, or None when there is no secret for it."""
+    try:
+        s = client.CoreV1Api(mesh.lab.admin(HOME)).read_namespaced_secret(PER_CLUSTER % cluster, mesh.ns)
+    except client.ApiException as e:
+        assert e.status == 404, e
+        return None
+    assert list(s.data) == [cluster], sorted(s.data)
+    return yaml.safe_load(base64.b64decode(s.data[cluster]))
+
+
+def wait_for_writes(lab, marks, cluster, run, timeout=420):
+    """Block until kialiops sent its first real write to ``cluster`` (the run reached remote_prepare there)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and run.poll() is None:
+        if writes(lab, marks, cluster):
+            return
+        time.sleep(0.2)
+    out, err = run.communicate()
+    raise AssertionError("kialiops never wrote to %s:\n%s" % (cluster, out[-5000:] + err[-2000:]))
+
+
+def test_spoke_dies_mid_run_then_home_restarts(lab, tmp_path):
+    mesh = Mesh(lab, tmp_path)
+    inv = inventory(mesh)
+    stopped = False
+    try:
+        marks = lab.marks()
+        run = ansible_playbook_async(inv)
+        wait_for_writes(lab, marks, "west", run)
+        run_lab(["stop-apiserver", "west"])
+        stopped = True
+        out, err = run.communicate(timeout=900)
+        assert run.returncode != 0, out[-5000:]
+        # the other spokes completed, the summary names the failed one
+        summary = out.split("PLAY [Summary]")[1]
+        for c in ("hub", "east"):
+            assert "%s FAILED" % c not in summary and " ok" in summary_line(out, c), summary
+            assert stored_kubeconfig(mesh, c) is not None
+        assert "west FAILED: cluster west" in summary, summary
+        # no half-written secret for west on the home: none at all, or a complete kubeconfig
+        kc = stored_kubeconfig(mesh, "west")
+        run_lab(["start-apiserver", "west"])
+        stopped = False
+        if kc is not None:
+            assert kc["clusters"][0]["cluster"]["server"] == lab.server("west")
+            assert kc["clusters"][0]["cluster"]["certificate-authority-data"]
+            token = kc["users"][0]["user"]["token"]
+            assert whoami(lab.with_token("west", token)).startswith("system:serviceaccount:" + mesh.remote_ns)
+
+        # west is back: a rerun converges
+        again = ansible_playbook(inv)
+        assert again.returncode == 0, again.stdout[-5000:]
+        for c in SPOKES:
+            assert " ok" in summary_line(again.stdout, c), summary_line(again.stdout, c)
+        token = stored_kubeconfig(mesh, "west")["users"][0]["user"]["token"]
+        assert whoami(lab.with_token("west", token)).startswith("system:serviceaccount:" + mesh.remote_ns)
+
+        # Kiali's home API server restarts between runs (etcd keeps the data): the rerun converges, writing nothing
+        run_lab(["stop-apiserver", HOME])
+        run_lab(["start-apiserver", HOME])
+        marks = lab.marks()
+        third = ansible_playbook(inv)
+        assert third.returncode == 0, third.stdout[-5000:]
+        for c in lab.clusters:
+            assert writes(lab, marks, c) == [], (c, describe(writes(lab, marks, c)))
+        assert audit.mutating(lab.audit(HOME).since(marks[HOME]), include_reviews=True), "no access review: run did not ask"
+    finally:
+        if stopped:
+            run_lab(["start-apiserver", "west"])
+        mesh.remove(list(SPOKES), inventory=inv)
+        client.CoreV1Api(lab.admin(HOME)).delete_namespace(mesh.ns)
