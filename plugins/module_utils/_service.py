@@ -269,8 +269,9 @@ def contains(live, desired):
     return live == desired
 
 
-def describe_cluster(service):
-    """What cluster_info returns: ``{cluster_name, server, server_version, platform, api_groups, user}``."""
+def describe_cluster(service, namespaces=()):
+    """What cluster_info returns: ``{cluster_name, server, server_version, platform, api_groups, user,
+    namespaces}``; ``namespaces`` maps each name asked for to whether that namespace exists."""
     identity = service.whoami()
     return dict(
         cluster_name=service.cluster,
@@ -279,4 +280,5 @@ def describe_cluster(service):
         platform=service.platform(),
         api_groups=service.api_groups(),
         user=identity["username"] if identity else None,
+        namespaces={ns: service.get("v1", "Namespace", ns) is not None for ns in namespaces},
     )

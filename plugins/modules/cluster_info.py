@@ -17,6 +17,14 @@ description:
   - Changes nothing.
 author:
   - kialiops maintainers (@kialiops)
+options:
+  namespaces:
+    description:
+      - Namespaces to look up; RV(namespaces) says which of them exist (for example Kiali's namespace on its home,
+        checked before anything is written).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - kialiops.multicluster.connection
   - kialiops.multicluster._attributes
@@ -53,6 +61,14 @@ EXAMPLES = r"""
     host: https://api.west.example.com:6443
     api_key: "{{ west_token }}"
     ca_cert: /etc/kialiops/west-ca.crt
+
+- name: Check that Kiali's namespace exists on its home
+  kialiops.multicluster.cluster_info:
+    cluster_name: hub
+    kubeconfig: /etc/kialiops/hub.kubeconfig
+    namespaces: [istio-system]
+  register: hub
+  failed_when: not hub.namespaces['istio-system']
 
 - name: Set the connection once for the kialiops modules of a play
   module_defaults:
@@ -111,6 +127,11 @@ user:
   returned: success
   type: str
   sample: system:serviceaccount:kiali-operator:kialiops
+namespaces:
+  description: Each namespace of O(namespaces), V(true) when it exists.
+  returned: success
+  type: dict
+  sample: {istio-system: true}
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
@@ -123,9 +144,11 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._service imp
 
 
 def main():
-    module = KialiopsModule(argument_spec=connection_spec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    spec = connection_spec()
+    spec["namespaces"] = dict(type="list", elements="str", default=[])
+    module = KialiopsModule(argument_spec=spec, supports_check_mode=True, **CONNECTION_CONSTRAINTS)
     try:
-        module.exit_json(changed=False, **describe_cluster(module.home))
+        module.exit_json(changed=False, **describe_cluster(module.home, module.params["namespaces"]))
     except KialiopsError as e:
         module.fail_from(e)
 
