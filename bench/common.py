@@ -12,6 +12,7 @@ import collections
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -213,6 +214,10 @@ class Lab:
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
 
+    def cpu_s(self) -> float:
+        """CPU seconds the lab's processes (etcd, kube-apiserver, kube-controller-manager) have used so far."""
+        return sum(process_cpu_s(p["pid"]) for c in self.state["clusters"].values() for p in c["procs"].values())
+
     def marks(self) -> dict[str, int]:
         return {c: log.mark() for c, log in self.logs.items()}
 
@@ -239,13 +244,34 @@ class Lab:
         return path
 
 
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of every finished child process of this one and their descendants."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far (0 when it is gone)."""
+    try:
+        fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# CPU seconds of the last playbook() run: the ansible-playbook process tree (controller, workers, modules)
+LAST_RUN: dict = {}
+
+
 def playbook(inv: Path, path: Path, what: str = "", extra: list[str] | None = None) -> float:
-    """Run one playbook, return its wall time; BenchError with the end of its output when it fails."""
+    """Run one playbook, return its wall time (its CPU time goes to LAST_RUN); BenchError with the end of its
+    output when it fails."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-    t0 = time.time()
+    cpu0, t0 = children_cpu_s(), time.time()
     r = subprocess.run([str(PLAYBOOK_BIN), "-i", str(inv)] + (extra or []) + [str(path)], cwd=REPO, env=env,
                        capture_output=True, text=True, check=False)
     secs = time.time() - t0
+    LAST_RUN.update(wall_s=round(secs, 2), ansible_cpu_s=round(children_cpu_s() - cpu0, 1))
     if r.returncode != 0:
         raise BenchError("%s failed (%s):\n%s" % (path.name, what, (r.stdout + r.stderr)[-4000:]))
     return round(secs, 2)

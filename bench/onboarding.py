@@ -28,8 +28,8 @@ import sys
 import time
 import uuid
 
-from common import REPO, BenchError, Lab, classify, markdown_table, objects_written, per_spoke, playbook, ratio, \
-    repeat, row, sizes, write
+from common import (LAST_RUN, REPO, BenchError, Lab, classify, markdown_table, objects_written, per_spoke, playbook,
+                    ratio, repeat, row, sizes, write)
 
 TOOLS = {"kialiops": REPO / "playbooks" / "prepare.yml", "naive": REPO / "bench" / "naive" / "onboard.yml"}
 WALL_TARGET = 2.0            # largest size <= 2 x smallest size (kialiops)
@@ -87,8 +87,9 @@ def onboard(lab: Lab, tool: str, spokes: list[str], warm_up: bool = False) -> di
     what = "%s, %d spokes" % (tool, len(spokes))
     kiali_sa = "system:serviceaccount:%s:" % v["kialiops_remote_namespace"]
     try:
-        marks = lab.marks()
+        marks, lab_cpu = lab.marks(), lab.cpu_s()
         first_s = playbook(inv, TOOLS[tool], what)
+        first_cpu = {"ansible": LAST_RUN["ansible_cpu_s"], "lab": round(lab.cpu_s() - lab_cpu, 1)}
         first = lab.since(marks)
         if warm_up:
             return {}
@@ -101,7 +102,7 @@ def onboard(lab: Lab, tool: str, spokes: list[str], warm_up: bool = False) -> di
     rerun_c = {c: classify(evs, kiali_sa=kiali_sa) for c, evs in rerun.items()}
     objects = sorted(o for evs in first.values() for o in objects_written(evs))
     n = len(spokes)
-    return {"first_s": first_s, "rerun_s": rerun_s,
+    return {"first_s": first_s, "rerun_s": rerun_s, "first_cpu": first_cpu,
             "first_per_spoke": per_spoke(first_c, n), "rerun_per_spoke": per_spoke(rerun_c, n),
             "first_by_cluster": first_c, "rerun_by_cluster": rerun_c,
             "objects_per_spoke": round(len(objects) / n, 2),
@@ -131,6 +132,7 @@ def summarise(plan: list[int], runs: dict) -> dict:
                 "rerun_requests_by_cluster": one["rerun_by_cluster"],
                 "first_run_writes_per_spoke": w,
                 "rerun_mutating_requests": max(r["rerun_mutating"] for r in reps),
+                "first_run_cpu_s": one.get("first_cpu"),
             }
         for n in plan:
             out[str(n)]["wall_ratio_to_%d" % lo] = ratio(out[str(n)]["first_wall_median_s"],
@@ -156,6 +158,17 @@ def summarise(plan: list[int], runs: dict) -> dict:
     r = k[str(hi)]["wall_ratio_to_%d" % lo]
     table.append(row("kialiops first-run wall, %d / %d spoke(s)" % (hi, lo), r, "<= %g" % WALL_TARGET,
                      r is not None and r <= WALL_TARGET if hi > lo else None))
+    cpu = {n: k[str(n)]["first_run_cpu_s"] for n in plan}
+    if all(cpu.values()):
+        for n in plan:
+            table.append(row("kialiops first run, %d spoke(s), CPU s: Ansible / the lab's API servers" % n,
+                             "%s / %s" % (cpu[n]["ansible"], cpu[n]["lab"])))
+        if hi > lo:     # a run cannot be faster than its CPU time spread over every core
+            cores, t1 = os.cpu_count() or 1, k[str(lo)]["first_wall_median_s"]
+            table.append(row("floor of the %d / %d ratio on %d cores (CPU of the %d-spoke run / cores / wall of %d): "
+                             "everything / the lab's API servers alone" % (hi, lo, cores, hi, lo), "%s / %s" % (
+                                 ratio(max(t1, (cpu[hi]["ansible"] + cpu[hi]["lab"]) / cores), t1),
+                                 ratio(max(t1, cpu[hi]["lab"] / cores), t1))))
     for n in plan:
         s = str(n)
         objs, w = k[s]["objects_written_per_spoke"], k[s]["first_run_writes_per_spoke"]

@@ -151,3 +151,15 @@ def test_report_takes_the_newest_of_the_run_and_marks_misses(tmp_path):
     assert "| lab | new | 3 | <= 2 | **no** |" in md
     assert "Targets met: 1 of 2." in md
     assert md[-1] == "Missed: lab: new."
+
+
+def test_onboarding_summary_cpu_floor_of_the_ratio(monkeypatch):
+    """A run cannot be faster than its CPU time over every core: the floor of the ratio on this machine."""
+    monkeypatch.setattr(onboarding.os, "cpu_count", lambda: 2)
+    k1, k10 = run(10, 6, 5, 0, 170), run(40, 6, 5, 0, 170)
+    k1["first_cpu"], k10["first_cpu"] = {"ansible": 8, "lab": 2}, {"ansible": 60, "lab": 50}
+    runs = {"kialiops": {1: [k1], 10: [k10]}, "naive": {1: [run(5, 6, 6, 6)], 10: [run(20, 6, 6, 60)]}}
+    rows = {r["metric"]: r["value"] for r in onboarding.summarise([1, 10], runs)["table"]}
+    assert rows["kialiops first run, 10 spoke(s), CPU s: Ansible / the lab's API servers"] == "60 / 50"
+    floor = next(v for m, v in rows.items() if m.startswith("floor of the 10 / 1 ratio on 2 cores"))
+    assert floor == "5.5 / 2.5"         # (60 + 50) / 2 / 10 and 50 / 2 / 10
