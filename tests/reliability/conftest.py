@@ -42,8 +42,6 @@ def _converged(lab, tmp_path_factory):
     mesh.cleanup()
 
 
-
-
 def _stored_credentials_work(mesh) -> bool:
     """Each spoke's kubeconfig stored on the home still authenticates (not 401)."""
     core = client.CoreV1Api(mesh.lab.admin(HOME))

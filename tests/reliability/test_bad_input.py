@@ -23,8 +23,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from labkit import ansible_playbook, load_yaml, request_token, run_module, unique
-from test_cluster_remove import HOME, Mesh, describe, onboard, writes
+from labkit import ansible_playbook, load_yaml, run_module, unique
+from test_cluster_remove import HOME, describe, writes
 
 
 # --------------------------------------------------------------------------------------------- topology cases
@@ -154,8 +154,7 @@ CASES = {
     "unknown_context": ("prepare.yml", kc_unknown_context, {}, ["cluster east", "no-such-context"]),
     "site_403_named_in_summary": ("site.yml", kc_view_only, {}, ["cluster east", "403", "Grant", "east FAILED"]),
     "kiali_crd_missing": ("install.yml", home_without_kiali_crd, {"kialiops_kiali_namespace": "istio-system"},
-                          ["cluster east", "CustomResourceDefinition",
-                                                                  "Kiali operator"]),
+                          ["cluster east", "CustomResourceDefinition", "Kiali operator"]),
     "unknown_kiali_version": ("prepare.yml", None, {"kialiops_kiali_version": "v9.99"},
                               ["cluster east", "cluster west", "v9.99", "Known versions: v2.28",
                                "remote_prepare_kiali_version"]),
@@ -181,6 +180,8 @@ CASES = {
                                        ["cluster %s" % HOME, "no-such-ns does not exist", "kialiops_kiali_namespace"]),
 }
 ONE_SPOKE = {"prepare.yml"}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_names_cluster_and_fix_and_writes_nothing(lab, converged, tmp_path, case):
     playbook, build, extra, words = CASES[case]

@@ -125,7 +125,7 @@ def test_no_credential_leaks_anywhere_in_the_lifecycle(lab, tmp_path):
             places.append((str(p), p.read_bytes().decode("utf-8", "replace")))
         mesh.cleanup()
 
-    assert any(str(render) in name for name, _ in places) and any(str(log) == name for name, _ in places)
+    assert any(str(render) in place[0] for place in places) and any(str(log) == place[0] for place in places)
     leaks = sorted("%s in %s" % (what, where) for where, text in places for what, value in secrets.items()
                    if value in text)
     assert leaks == [], "\n".join(leaks)
