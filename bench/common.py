@@ -238,7 +238,7 @@ class Lab:
         ch["spoke"]["hosts"] = {h: v for h, v in (ch["spoke"]["hosts"] or {}).items() if h in spokes}
         ch.get("lab_spare", {})["hosts"] = None
         if variables:
-            inv["all"]["vars"] = dict(variables)
+            inv["all"]["vars"] = dict(inv["all"].get("vars") or {}, **variables)
         path = self.dir / ("inv-%s.yml" % name)
         path.write_text(yaml.safe_dump(inv))
         return path

@@ -38,3 +38,42 @@ def normalise(obj):
             if obj.get(field) is not None:
                 out[field] = {k: fingerprint(v or "") for k, v in sorted(obj[field].items())}
     return out
+
+
+def _empty(value):
+    return value is None or value == {} or value == []
+
+
+def dropped_fields(sent, answer, path=""):
+    """Paths (``spec.auth.x``) of fields in ``sent`` that the API server's ``answer`` lacks.
+
+    A field kialiops sends and the server's answer (of a dry-run or a write) does not hold was dropped: a CRD
+    schema that does not declare it prunes it silently (unless strict field validation is asked for, which turns
+    it into an error). ``metadata`` and ``stringData`` are not compared (the server owns parts of the first and
+    turns the second into ``data``), nor empty values (the server omits them). A list item counts as kept when
+    some item of the answer holds all of its fields (other writers' items may sit in between).
+    """
+    if isinstance(sent, dict):
+        if not isinstance(answer, dict):
+            return [path or "."]
+        out = []
+        for key, value in sent.items():
+            if not path and key in ("metadata", "stringData", "status"):
+                continue
+            if _empty(value):
+                continue
+            sub = "%s.%s" % (path, key) if path else key
+            if key not in answer:
+                out.append(sub)
+            else:
+                out.extend(dropped_fields(value, answer[key], sub))
+        return out
+    if isinstance(sent, list) and isinstance(answer, list):
+        out = []
+        for i, item in enumerate(sent):
+            if any(not dropped_fields(item, got, "") for got in answer):
+                continue
+            twin = answer[i] if i < len(answer) else None
+            out.extend(dropped_fields(item, twin, "%s[%d]" % (path, i)) if twin is not None else ["%s[%d]" % (path, i)])
+        return out
+    return []

@@ -258,8 +258,27 @@ def from_api_exception(cluster, exc, action, context=None):
                          "See the message above; nothing in kialiops explains this failure yet", obj)
 
 
+# What the API server says about a field the schema lacks: server-side apply answers 500 "... .spec.x: field not
+# declared in schema" (it cannot build the typed patch), strict field validation 400 'unknown field "spec.x"'.
+_UNDECLARED = re.compile(r"(\.[\w.\[\]=-]+): field not declared in schema")
+_UNKNOWN = re.compile(r'unknown field "([^"]+)"')
+
+
+def unknown_fields(message):
+    """Field paths (``spec.deployment.x``) an API server message calls unknown, in order, without duplicates."""
+    found = _UNDECLARED.findall(message or "") + _UNKNOWN.findall(message or "")
+    return list(dict.fromkeys(f.lstrip(".") for f in found))
+
+
 def _from_status(cluster, exc, status, action, context, obj, where):
     message, details = status_message(exc)
+    fields = unknown_fields(message)
+    if fields and status in (400, 422, 500):
+        return KialiopsError(
+            cluster, "the schema of %s on this cluster does not declare %s (the API server refused to %s)" % (
+                context.get("kind") or "the object", ", ".join(fields), action),
+            "Install the version of its CRD (or operator) that has %s, or stop setting %s" % (
+                "them" if len(fields) > 1 else "it", "them" if len(fields) > 1 else "it"), obj, 422)
     said = (": " + message) if message else ""
     if status == 401:
         return KialiopsError(

@@ -7,7 +7,8 @@
 
 """The Kiali custom resource on Kiali's home cluster (the kiali_cr module's work).
 
-Pure parts (unit-tested): build_cr(), deep_merge(), reconcile_value(), check_auth(), immutable_changes().
+Pure parts (unit-tested): build_cr(), deep_merge(), reconcile_value(), immutable_changes(); the auth rules are
+_auth.check_auth().
 Then the cluster steps: validate (auth rules, the Kiali CRD is served, immutable fields, a server-side dry-run
 apply with strict field validation), then write with ClusterService.ensure() so a rerun sends nothing.
 """
@@ -20,19 +21,21 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import HOME_ONLY, check_auth, check_home_only
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint, normalise
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
     from_api_exception,
     status_message,
+    unknown_fields,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import owned_labels
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import (
     API_ERRORS,
     DRY_RUN,
     FIELD_MANAGER,
+    STRICT,
     contains,
 )
 
@@ -45,10 +48,6 @@ RECONCILE_KEY = "kiali.io/reconcile"
 APPLIED_KEY = "kialiops.io/spec-digest"
 MULTI_CLUSTER_LABEL = "kiali.io/multiCluster=true"
 SINGLE_SECRET = "kiali-multi-cluster-secret"
-# What the API server says about a field the schema lacks: server-side apply ("... .spec.x: field not declared
-# in schema") and strict field validation ('unknown field "spec.x"').
-_UNDECLARED = re.compile(r"(\.[\w.\[\]=-]+): field not declared in schema")
-_UNKNOWN = re.compile(r'unknown field "([^"]+)"')
 # Fields the operator refuses to change on an existing CR (it would orphan the old deployment).
 IMMUTABLE = ("instance_name", "namespace", "remote_cluster_resources_only")
 # status.deployment as the operator reports it (camelCase), next to spec's snake_case.
@@ -103,8 +102,10 @@ def build_cr(params, reconcile=None):
                        "view_only_mode": bool(params["view_only"])},
         "clustering": clustering,
     }
+    # Always written, never left to the CRD's default: the CR says what the topology needs, and kialiops relies
+    # on no default it cannot see (the Kiali CRD defaults it to false; a CRD without that default would not).
+    clustering["ignore_home_cluster"] = params.get("topology") == "external"
     if params.get("topology") == "external":
-        clustering["ignore_home_cluster"] = True
         spec["kubernetes_config"] = {"cluster_name": params["cluster_name"]}
     spec = deep_merge(spec, params.get("spec") or {})
     annotations = {APPLIED_KEY: spec_digest(spec)}
@@ -135,17 +136,6 @@ def reconcile_value(secrets):
     for s in sorted(secrets, key=lambda s: s["metadata"]["name"]):
         h.update(s["metadata"]["name"].encode() + b"\0" + secret_digest(s).encode() + b"\n")
     return h.hexdigest()[:16]
-
-
-def check_auth(cluster, auth_strategy, impersonation, platform):
-    """Auth rules that hold before anything is contacted for writing; raises KialiopsError."""
-    if auth_strategy == "openshift" and platform != "openshift":
-        raise KialiopsError(cluster, "auth strategy openshift needs an OpenShift home cluster, and %s is %s" % (
-            cluster, platform), "Use auth strategy token (or openid/header) on plain Kubernetes. Nothing was written")
-    if impersonation and auth_strategy != "openshift":
-        raise KialiopsError(cluster, "impersonation works only with auth strategy openshift (it is %s)" % auth_strategy,
-                            "Set impersonation to false or use auth strategy openshift on OpenShift. Nothing was "
-                            "written")
 
 
 def immutable_changes(live, desired):
@@ -185,13 +175,24 @@ def _remote_secrets(service, namespace, secret_mode, ignore=()):
     return secrets
 
 
+def _stored_clusters(service, namespace, secrets, params):
+    """Names of the remote clusters this Kiali would read: the per-cluster secrets (their kiali.io/cluster
+    annotation, else their name), the keys of kiali-multi-cluster-secret, and O(clusters) with a secret."""
+    names = {((s["metadata"].get("annotations") or {}).get("kiali.io/cluster") or s["metadata"]["name"])
+             for s in secrets if s["metadata"]["name"] != SINGLE_SECRET}
+    single = service.get("v1", "Secret", SINGLE_SECRET, namespace=namespace)
+    names.update((single or {}).get("data") or {})
+    names.update(c["name"] for c in params.get("clusters") or [] if c.get("secret_name"))
+    return sorted(names)
+
+
 def _dry_run_strict(service, resource, obj):
     """Server-side apply as a dry-run with strict field validation: unknown fields fail, nothing is written."""
     meta = obj["metadata"]
     try:
-        service.client.client.server_side_apply(
+        answer = service.client.client.server_side_apply(
             resource, body=obj, name=meta["name"], namespace=meta["namespace"], field_manager=FIELD_MANAGER,
-            force_conflicts=False, dry_run=DRY_RUN, query_params=[("fieldValidation", "Strict")])
+            force_conflicts=False, dry_run=DRY_RUN, query_params=[STRICT]).to_dict()
     except API_ERRORS as e:
         fields = unknown_fields(status_message(e)[0])
         if fields:
@@ -204,12 +205,9 @@ def _dry_run_strict(service, resource, obj):
         raise from_api_exception(service.cluster, e, "apply it (server-side dry-run, strict field validation)",
                                  dict(service.where, kind=KIND, api_version=API_VERSION, name=meta["name"],
                                       namespace=meta["namespace"])) from e
-
-
-def unknown_fields(message):
-    """Field paths (``spec.deployment.x``) an API server message calls unknown, in order, without duplicates."""
-    found = _UNDECLARED.findall(message or "") + _UNKNOWN.findall(message or "")
-    return list(dict.fromkeys(f.lstrip(".") for f in found))
+    # A Kiali CRD keeps unknown fields in some subtrees (x-kubernetes-preserve-unknown-fields) and prunes them in
+    # others; strict validation catches the pruning, and the answer must still hold every field we sent.
+    service.refuse_dropped(obj, answer, dry_run=True)
 
 
 def _kind_served(service):
@@ -232,6 +230,10 @@ def kiali_cr(service, params, want_diff=False):
     # A remote-resources-only CR mounts no secrets: nothing to nudge.
     secrets = [] if params.get("remote_resources_only") else _remote_secrets(
         service, namespace, params["secret_mode"], ignore=set(params.get("ignore_secrets") or ()))
+    if strategy in HOME_ONLY and not params.get("remote_resources_only"):
+        # token and header show the home cluster only (see _auth.py): refused while Kiali has remotes
+        check_home_only(cluster, strategy, _stored_clusters(service, namespace, secrets, params),
+                        params.get("allow_home_only"))
     digest = None if params.get("remote_resources_only") else reconcile_value(secrets)
     desired = build_cr(params, reconcile=digest)
     name = desired["metadata"]["name"]

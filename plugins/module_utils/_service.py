@@ -16,8 +16,11 @@ from __future__ import annotations
 # pylint: disable=catching-non-exception
 # API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import schema_declares
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import dropped_fields, normalise
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
+    KialiopsError,
+    describe_object,
     from_api_exception,
     missing_kind,
     status_message,
@@ -38,6 +41,9 @@ except ImportError:  # the module fails earlier with missing_required_lib
 
 FIELD_MANAGER = "kialiops"
 DRY_RUN = "All"
+# Every apply asks for strict field validation: a field the schema (a CRD that does not declare it, and does not
+# preserve unknown fields there) would prune silently fails the request instead, naming its path.
+STRICT = ("fieldValidation", "Strict")
 # Groups every OpenShift 4 cluster serves and plain Kubernetes does not (the prepare script checks
 # operator.openshift.io). route.openshift.io is left out: a Route CRD can be installed on any cluster.
 OPENSHIFT_GROUPS = frozenset({"config.openshift.io", "operator.openshift.io", "oauth.openshift.io"})
@@ -180,7 +186,8 @@ class ClusterService:
         resource = self._resource(api_version, kind)
         namespace = self._scope(resource, kind, namespace)
         before = self._get(resource, api_version, kind, name, namespace) if _before is False else _before
-        params = dict(body=obj, name=name, namespace=namespace, field_manager=field_manager, force_conflicts=False)
+        params = dict(body=obj, name=name, namespace=namespace, field_manager=field_manager, force_conflicts=False,
+                      query_params=[STRICT])
         if merged and before is not None:
             lock = dict(obj, metadata=dict(obj["metadata"], resourceVersion=before["metadata"]["resourceVersion"]))
             params.update(body=lock, force_conflicts=True)
@@ -194,7 +201,25 @@ class ClusterService:
         except API_ERRORS as e:
             raise self._error(e, "apply it", kind=kind,
                               api_version=api_version, name=name, namespace=namespace) from e
+        self.refuse_dropped(obj, after, dry_run="dry_run" in params)
         return normalise(before), normalise(after)
+
+    def refuse_dropped(self, sent, answer, dry_run):
+        """Fail when the server's ``answer`` lacks fields kialiops ``sent`` (see _diff.dropped_fields): never
+        report success for an object the cluster keeps without some of its fields."""
+        dropped = dropped_fields(sent, answer)
+        if not dropped:
+            return
+        meta = sent["metadata"]
+        raise KialiopsError(
+            self.cluster, "the API server's answer to the %s lacks field%s %s that kialiops sent: %s's schema on "
+            "this cluster does not keep %s" % (
+                "server-side dry-run" if dry_run else "apply", "s" if len(dropped) > 1 else "", ", ".join(dropped),
+                sent["kind"], "them" if len(dropped) > 1 else "it"),
+            "Install the version of the %s CRD (or operator) that has %s, or stop setting %s. %s" % (
+                sent["kind"], "them" if len(dropped) > 1 else "it", "them" if len(dropped) > 1 else "it",
+                "Nothing was written" if dry_run else "The object was written without them"),
+            describe_object(sent["kind"], meta.get("name"), meta.get("namespace")))
 
     def render(self, obj):
         """GitOps export: write ``obj`` (what we would apply, changed or not) to its file. No-op otherwise."""
@@ -269,11 +294,17 @@ def contains(live, desired):
     return live == desired
 
 
-def describe_cluster(service, namespaces=()):
+def describe_cluster(service, namespaces=(), crd_fields=None):
     """What cluster_info returns: ``{cluster_name, server, server_version, platform, api_groups, user,
-    namespaces}``; ``namespaces`` maps each name asked for to whether that namespace exists."""
+    namespaces, crd_fields}``; ``namespaces`` maps each name asked for to whether that namespace exists,
+    ``crd_fields`` each CRD asked for to ``{path: declared}``."""
     identity = service.whoami()
+    fields = {}
+    for crd_name, paths in (crd_fields or {}).items():
+        crd = service.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd_name)
+        fields[crd_name] = {path: schema_declares(crd, path) for path in paths or []}
     return dict(
+        crd_fields=fields,
         cluster_name=service.cluster,
         server=service.server,
         server_version=service.version(),

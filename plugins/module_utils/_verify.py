@@ -21,6 +21,7 @@ import hashlib
 import time
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint
+from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import HOME_ONLY
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import parse_kubeconfig, rfc3339
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import (
@@ -310,6 +311,13 @@ def judge_kiali_cr(home, namespace, cr_name, cr, topology, entries, held, remote
             "explicit clustering.clusters"
         rows.append(row(home, check, OK, "Kiali CR %s/%s mounts every remote secret: %s%s" % (
             namespace, cr_name, mode, ", ignore_home_cluster" if ignore_home else "")))
+    strategy = (spec.get("auth") or {}).get("strategy")
+    if strategy in HOME_ONLY and remotes:
+        # accepted only with kialiops_allow_home_only_auth (preflight refuses it otherwise); say it on every verify
+        rows.append(row(home, "auth", WARN, "Kiali CR %s/%s uses auth strategy %s: logged-in users see the home "
+                        "cluster %s only, not %s (kiali v2.28.0 handlers/authentication/token_auth_controller.go)" % (
+                            namespace, cr_name, strategy, home, ", ".join(sorted(remotes))),
+                        "set kialiops_auth_strategy: openid or anonymous and run playbooks/install.yml"))
     return rows
 
 

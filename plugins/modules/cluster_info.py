@@ -25,6 +25,15 @@ options:
     type: list
     elements: str
     default: []
+  crd_fields:
+    description:
+      - Field paths to look up in the schema of installed CustomResourceDefinitions, as a mapping of CRD name to a list
+        of paths (C(spec.auth.openshift.impersonation)); RV(crd_fields) says which of them a served version declares.
+        A field that a CRD only keeps through C(x-kubernetes-preserve-unknown-fields) counts as not declared.
+      - Kiali's home is read this way before anything is written, to learn whether its Kiali operator knows a field
+        kialiops would write (a CRD that does not declare a field prunes it).
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - kialiops.multicluster.connection
   - kialiops.multicluster._attributes
@@ -132,6 +141,12 @@ namespaces:
   returned: success
   type: dict
   sample: {istio-system: true}
+crd_fields:
+  description: For each CRD of O(crd_fields), each path and whether the CRD declares it (V(false) for every path when
+    the CRD is not installed).
+  returned: success
+  type: dict
+  sample: {kialis.kiali.io: {spec.auth.openshift.impersonation: false}}
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
@@ -146,9 +161,11 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._service imp
 def main():
     spec = connection_spec()
     spec["namespaces"] = dict(type="list", elements="str", default=[])
+    spec["crd_fields"] = dict(type="dict", default={})
     module = KialiopsModule(argument_spec=spec, supports_check_mode=True, **CONNECTION_CONSTRAINTS)
     try:
-        module.exit_json(changed=False, **describe_cluster(module.home, module.params["namespaces"]))
+        module.exit_json(changed=False, **describe_cluster(module.home, module.params["namespaces"],
+                                                           module.params["crd_fields"]))
     except KialiopsError as e:
         module.fail_from(e)
 

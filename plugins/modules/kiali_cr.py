@@ -14,8 +14,9 @@ description:
     the field manager C(kialiops), never forcing ownership. Fields set by anyone else (a person, another tool)
     are kept; a field another manager owns is reported (409, naming the manager and the field), not taken over.
   - C(spec.clustering.autodetect_secrets) (label C(kiali.io/multiCluster=true)) unless O(clusters) is given;
-    O(topology=external) adds C(clustering.ignore_home_cluster=true) and C(kubernetes_config.cluster_name) =
-    O(cluster_name). O(spec) is deep-merged on top, so every field Kiali supports can be set.
+    C(clustering.ignore_home_cluster) is always written (V(true) for O(topology=external), else V(false)), never
+    left to a CRD default; O(topology=external) also sets C(kubernetes_config.cluster_name) = O(cluster_name).
+    O(spec) is deep-merged on top, so every field Kiali supports can be set.
   - Validation before anything is written; the Kiali CRD must be served (else the error says to install the Kiali
     operator first); C(openshift) auth only on an OpenShift home and impersonation only with it;
     C(deployment.instance_name), C(deployment.namespace) and C(deployment.remote_cluster_resources_only) of an
@@ -58,10 +59,19 @@ options:
     type: bool
     default: true
   auth_strategy:
-    description: C(spec.auth.strategy); V(openshift) only on an OpenShift home.
+    description:
+      - C(spec.auth.strategy); V(openshift) only on an OpenShift home.
+      - V(token) and V(header) show logged-in users the home cluster only (kiali v2.28.0
+        C(handlers/authentication/token_auth_controller.go) builds a user's clients for the home cluster alone), so
+        they are refused while Kiali's namespace holds a remote-cluster secret (or O(clusters) names one), unless
+        O(allow_home_only=true). Multi-cluster Kiali works with V(anonymous), V(openid) and V(openshift).
     type: str
     choices: [anonymous, header, openid, openshift, token]
     default: token
+  allow_home_only:
+    description: Accept V(token) or V(header) with remote clusters (a Kiali that shows the home cluster only).
+    type: bool
+    default: false
   impersonation:
     description:
       - Whether Kiali uses OpenShift impersonation (the RBAC is written by M(kialiops.multicluster.remote_access)).
@@ -238,6 +248,7 @@ def argspec():
         view_only=dict(type="bool", default=True),
         auth_strategy=dict(type="str", choices=["anonymous", "header", "openid", "openshift", "token"],
                            default="token"),
+        allow_home_only=dict(type="bool", default=False),
         impersonation=dict(type="bool", default=False),
         platform=dict(type="str", choices=["auto", "kubernetes", "openshift"], default="auto"),
         topology=dict(type="str", choices=["co-located", "external"], default="co-located"),

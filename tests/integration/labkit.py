@@ -69,7 +69,13 @@ def session_lab():
     lab_dir = Path(os.environ.get("LAB_DIR") or REPO / ".lab")
     os.environ["LAB_DIR"] = str(lab_dir)
     started = False
-    if not labtool.status()["healthy"]:
+    healthy = labtool.status()["healthy"]
+    wanted = str(labtool.shared_crds()) if labtool.shared_crds() else None
+    if healthy and json.loads((lab_dir / "state.json").read_text()).get("shared_crds") != wanted:
+        # the lab has other CRDs installed than this run asks for (LAB_SHARED_CRDS, ../shared/crds): start it anew
+        print("lab: restarting the lab at %s with %s" % (lab_dir, wanted or "the project's own CRD fixtures"))
+        healthy = False
+    if not healthy:
         labtool.up()
         started = True
     try:
@@ -80,6 +86,22 @@ def session_lab():
     finally:
         if started:
             labtool.down()
+
+
+def collections_root() -> str:
+    """A collections path holding this checkout as kialiops.multicluster (``.collections`` made by ``make venv``, else
+    a link in a temporary directory), put on ``sys.path`` so that tests can import the collection's Python code."""
+    linked = REPO / ".collections"
+    if (linked / "ansible_collections" / "kialiops" / "multicluster" / "galaxy.yml").is_file():
+        root = str(linked)
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="kialiops-it-"))
+        (scratch / "ansible_collections" / "kialiops").mkdir(parents=True)
+        os.symlink(REPO, scratch / "ansible_collections" / "kialiops" / "multicluster")
+        root = str(scratch)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return root
 
 
 def unique(prefix: str) -> str:

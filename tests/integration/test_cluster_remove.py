@@ -39,7 +39,7 @@ class Mesh:
         ch["hub"]["hosts"] = {"mgmt-home": hosts["mgmt"]}
         ch["spoke"]["hosts"] = {s: dict(hosts[s], **hostvars.get(s, {})) for s in spokes}
         ch["lab_spare"]["hosts"] = {s: dict(hosts[s], **hostvars.get(s, {})) for s in spare} or None
-        inv["all"]["vars"] = {"kialiops_kiali_namespace": self.ns, "kialiops_remote_namespace": self.remote_ns,
+        inv["all"]["vars"] = {**(inv["all"].get("vars") or {}), "kialiops_kiali_namespace": self.ns, "kialiops_remote_namespace": self.remote_ns,
                               "kialiops_instance_name": self.ns, "kialiops_secret_mode": self.mode,
                               "kialiops_token_mode": self.token_mode}
         path = self.tmp / name

@@ -50,7 +50,8 @@ def ns_writes(events, ns):
 
 
 def run(lab, cluster, ns, inst, **kw):
-    args = dict(conn(lab, cluster), namespace=ns, instance_name=inst)
+    # a strategy Kiali supports across clusters (token is refused once a remote secret exists: see below)
+    args = dict(conn(lab, cluster), namespace=ns, instance_name=inst, auth_strategy="anonymous")
     args.update(kw.pop("args", {}))
     return run_module("kiali_cr", args, **kw)
 
@@ -71,9 +72,9 @@ def test_co_located_cr_accepted_rerun_silent_and_nudged_exactly_once(lab, home_n
     cr = get_cr(lab, cluster, ns, inst)
     spec = cr["spec"]
     assert spec["deployment"]["instance_name"] == inst and spec["deployment"]["namespace"] == ns
-    assert spec["deployment"]["view_only_mode"] is True and spec["auth"]["strategy"] == "token"
+    assert spec["deployment"]["view_only_mode"] is True and spec["auth"]["strategy"] == "anonymous"
     assert spec["clustering"]["autodetect_secrets"] == {"enabled": True, "label": "kiali.io/multiCluster=true"}
-    assert spec["clustering"]["ignore_home_cluster"] is False  # CRD default: not external
+    assert spec["clustering"]["ignore_home_cluster"] is False  # written by kialiops, not a CRD default
     assert cr["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kialiops"
     managers = {m["manager"] for m in cr["metadata"]["managedFields"]}
     assert managers == {"kialiops"}
@@ -113,6 +114,25 @@ def test_single_mode_ignores_the_single_secret(lab, home_ns):
     assert res3.get("changed") is True and res3["secrets"] == ["kiali-multi-cluster-secret"], out
 
 
+def test_token_with_a_remote_is_refused_unless_home_only_is_accepted(lab, home_ns):
+    # kiali v2.28.0 handlers/authentication/token_auth_controller.go: a token login gets clients for the home only
+    cluster, ns = home_ns
+    inst = unique("kiali")
+    res, out = run(lab, cluster, ns, inst, args=dict(auth_strategy="token"))
+    assert res.get("changed") is True, out                      # no remote yet: Kiali's default is fine
+    add_remote_secret(lab, cluster, ns, "kiali-remote-cluster-secret-east")
+    log = lab.audit(cluster)
+    for strategy in ("token", "header"):
+        mark = log.mark()
+        res, out = run(lab, cluster, ns, inst, args=dict(auth_strategy=strategy))
+        assert res.get("failed") is True, out
+        assert "shows logged-in users Kiali's home cluster %s only" % cluster in res["msg"], res["msg"]
+        assert "openid or anonymous" in res["msg"] and "kialiops_allow_home_only_auth" in res["msg"]
+        assert ns_writes(log.since(mark), ns) == [] and "Traceback" not in out
+    res, out = run(lab, cluster, ns, inst, args=dict(auth_strategy="token", allow_home_only=True))
+    assert res.get("failed") is not True and res["changed"] is True, out   # the new secret changes the digest
+
+
 @pytest.mark.parametrize("home_ns", ["mgmt"], indirect=True)
 def test_external_cr_on_mgmt(lab, home_ns):
     cluster, ns = home_ns
@@ -146,12 +166,12 @@ def test_field_of_another_manager_survives(lab, home_ns):
     cr = get_cr(lab, cluster, ns, inst)
     assert cr["spec"]["istio_namespace"] == "mesh-x" and cr["spec"]["deployment"]["view_only_mode"] is False
     # a field the other manager owns is not taken over: the conflict names the manager and the field
-    crs.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, inst, {"spec": {"auth": {"strategy": "anonymous"}}},
+    crs.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, inst, {"spec": {"auth": {"strategy": "openid"}}},
                                        field_manager="human")
     res, out = run(lab, cluster, ns, inst, args=dict(view_only=False))
     assert res.get("failed") is True, out
     assert "human" in res["msg"] and ".spec.auth.strategy" in res["msg"] and "409" in res["msg"], res["msg"]
-    assert get_cr(lab, cluster, ns, inst)["spec"]["auth"]["strategy"] == "anonymous"
+    assert get_cr(lab, cluster, ns, inst)["spec"]["auth"]["strategy"] == "openid"
 
 
 def test_a_field_we_stop_sending_is_removed(lab, home_ns):

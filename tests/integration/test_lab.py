@@ -191,14 +191,13 @@ def test_profiles_install_what_a_real_cluster_would_have(lab):
                 "config.openshift.io"} <= groups
 
 
-def test_upstream_crds_are_used_when_shared_exists(lab):
-    shared = labtool.shared_crds()
-    if shared is None:
-        pytest.skip("../shared/crds is absent: the lab runs on kialiops's own fixtures")
+def test_the_crds_the_lab_says_it_installed_are_installed(lab):
     crd = client.ApiextensionsV1Api(lab.admin("hub")).read_custom_resource_definition("kialis.kiali.io")
     spec = crd.spec.versions[0].schema.open_apiv3_schema.properties["spec"]
-    # the upstream Kiali CRD types every section; our fixture leaves spec open
+    # both prune unknown fields under spec; only the upstream CRD has sections kialiops never writes (chat_ai)
     assert "clustering" in spec.properties and not spec.x_kubernetes_preserve_unknown_fields
+    assert ("chat_ai" in spec.properties) is bool(lab.state.get("shared_crds")), lab.state.get("shared_crds")
+    assert lab.state.get("shared_crds") == (str(labtool.shared_crds()) if labtool.shared_crds() else None)
 
 
 def test_inventory_follows_the_topology_model(lab):

@@ -130,7 +130,9 @@ def test_operator_backend_with_openshift_auth_sets_the_redirect_uri(lab, west_on
     core = client.CoreV1Api(lab.admin("west"))
     core.create_namespace({"metadata": {"name": ns}})
     core.create_namespaced_service_account(ns, {"metadata": {"name": inst + "-service-account"}})  # the operator's
+    # auth openshift needs an OpenShift home (preflight); the lab's hub is plain Kubernetes, so it is declared one
     r = run(lab, inventory, dict(extra, kialiops_remote_backend="operator", kialiops_auth_strategy="openshift",
+                                 kialiops_platform="openshift",
                                  kialiops_kiali_host="kiali.apps.hub.example.com", remote_prepare_verify="false"))
     assert r.returncode == 0, r.stdout[-4000:]
     crs = client.CustomObjectsApi(lab.admin("west"))

@@ -22,7 +22,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from labkit import REPO, audit, unique, whoami
+from labkit import REPO, audit, collections_root, unique, whoami
 
 ADMIN = "kialiops-admin"
 MODULE = REPO / "plugins" / "modules" / "remote_secret.py"
@@ -30,17 +30,7 @@ PER = "kiali-remote-cluster-secret-%s"
 SINGLE = "kiali-multi-cluster-secret"
 
 
-def _collections_root() -> str:
-    linked = REPO / ".collections"
-    if (linked / "ansible_collections" / "kialiops" / "multicluster" / "galaxy.yml").is_file():
-        return str(linked)
-    scratch = Path(tempfile.mkdtemp(prefix="kialiops-it-"))
-    (scratch / "ansible_collections" / "kialiops").mkdir(parents=True)
-    os.symlink(REPO, scratch / "ansible_collections" / "kialiops" / "multicluster")
-    return str(scratch)
-
-
-COLLECTIONS = _collections_root()
+COLLECTIONS = collections_root()
 
 
 def fingerprint(value: str) -> str:

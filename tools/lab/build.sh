@@ -34,7 +34,8 @@ else
   log "building kube-apiserver and kube-controller-manager $K8S_VERSION (cold: 15-30 min on 2 cores)"
   (cd "$HERE/kubebins" && go build -tags=selinux,notest -ldflags="$LDF" -o "$TMP/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
-  "$TMP/kube-apiserver" --version | grep -q "$K8S_VERSION" || { log "kube-apiserver --version mismatch"; exit 3; }
+  # not "--version | grep -q": with pipefail, grep leaving at the first match can fail the pipe (SIGPIPE)
+  grep -q "$K8S_VERSION" <<<"$("$TMP/kube-apiserver" --version)" || { log "kube-apiserver --version mismatch"; exit 3; }
   echo "$K8S_STAMP" > "$TMP/STAMP"
   rm -rf "$K8S_DIR"; mv "$TMP" "$K8S_DIR"
   log "k8s built in $(( $(date +%s) - start ))s"
@@ -48,7 +49,7 @@ else
   start=$(date +%s)
   log "building etcd $ETCD_VERSION"
   (cd "$HERE/etcdbin" && go build -ldflags="-s -w" -o "$TMP/etcd" go.etcd.io/etcd/server/v3)
-  "$TMP/etcd" --version | grep -q "${ETCD_VERSION#v}" || { log "etcd --version mismatch"; exit 3; }
+  grep -q "${ETCD_VERSION#v}" <<<"$("$TMP/etcd" --version)" || { log "etcd --version mismatch"; exit 3; }
   echo "$ETCD_STAMP" > "$TMP/STAMP"
   rm -rf "$ETCD_DIR"; mv "$TMP" "$ETCD_DIR"
   log "etcd built in $(( $(date +%s) - start ))s"

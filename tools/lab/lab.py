@@ -669,7 +669,11 @@ def write_outputs(state: dict) -> None:
             g = "external" if name == external else ROLE_OF.get(name, "spoke")
             # a host named like a group (the cluster "hub" in group "hub") makes Ansible warn
             groups[g][name + "-cluster" if name in groups else name] = host(name, c)
-        return {"all": {"children": {g: {"hosts": h or None} for g, h in groups.items()}}}
+        # The lab's home is plain Kubernetes with remotes: kialiops has no default auth strategy there (token would
+        # show the home cluster only), so the lab chooses one, as a user must (README, "Authentication across
+        # clusters").
+        return {"all": {"vars": {"kialiops_auth_strategy": "anonymous"},
+                        "children": {g: {"hosts": h or None} for g, h in groups.items()}}}
 
     header = "# Written by tools/lab/lab.py up: the lab's clusters in the kialiops inventory model.\n"
     (d / "inventory.yml").write_text(header + yaml.safe_dump(inventory(None), sort_keys=False))

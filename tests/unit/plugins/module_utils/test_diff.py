@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint, normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import dropped_fields, fingerprint, normalise
 
 LIVE_CONFIGMAP = {
     "apiVersion": "v1",
@@ -86,3 +86,34 @@ def test_fingerprint_shape_and_stability(value):
     assert got == fingerprint("token")  # str and bytes agree
     assert got != fingerprint("token2")
     assert "token" not in got[len("sha256:"):]
+
+
+KIALI = {"apiVersion": "kiali.io/v1alpha1", "kind": "Kiali", "metadata": {"name": "kiali", "labels": {"a": "b"}},
+         "spec": {"auth": {"strategy": "openshift", "openshift": {"impersonation": {"enabled": True}}},
+                  "deployment": {"pod_annotations": {}, "view_only_mode": True},
+                  "clustering": {"clusters": [{"name": "east", "secret_name": "s-east"}, {"name": "west"}]}}}
+
+
+def test_nothing_dropped_when_the_answer_holds_every_field_sent():
+    answer = dict(KIALI, metadata={"name": "kiali", "uid": "u"}, status={"x": 1})
+    assert dropped_fields(KIALI, answer) == []
+
+
+def test_a_pruned_field_is_named_by_its_path():
+    answer = {"apiVersion": "kiali.io/v1alpha1", "kind": "Kiali", "metadata": {},
+              "spec": {"auth": {"strategy": "openshift", "openshift": {}},
+                       "deployment": {"view_only_mode": True},            # {} pod_annotations: omitted, not pruned
+                       "clustering": {"clusters": [{"name": "east"}, {"name": "west"}]}}}
+    assert dropped_fields(KIALI, answer) == ["spec.auth.openshift.impersonation", "spec.clustering.clusters[0].secret_name"]
+
+
+def test_list_items_may_sit_among_other_writers_items():
+    sent = {"rules": [{"verbs": ["get"], "resources": ["pods"]}]}
+    assert dropped_fields(sent, {"rules": [{"verbs": ["list"], "resources": ["x"]},
+                                           {"verbs": ["get"], "resources": ["pods"]}]}) == []
+    assert dropped_fields(sent, {"rules": []}) == ["rules[0]"]
+
+
+def test_secret_string_data_and_metadata_are_not_compared():
+    sent = {"kind": "Secret", "metadata": {"annotations": {"x": "y"}}, "stringData": {"k": "v"}}
+    assert dropped_fields(sent, {"kind": "Secret", "metadata": {}, "data": {"k": "dg=="}}) == []

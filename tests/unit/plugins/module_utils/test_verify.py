@@ -178,6 +178,18 @@ def test_cr_ignore_home_cluster_per_topology():
     assert statuses(judge_cr(cr(ignore_home_cluster=True), [EAST])) == [("hub", "fail")]
 
 
+@pytest.mark.parametrize("strategy, remotes, warned", [
+    ("token", ("east",), True), ("header", ("east",), True),
+    ("token", (), False), ("anonymous", ("east",), False), ("openid", ("east",), False)])
+def test_home_only_auth_is_reported(strategy, remotes, warned):
+    # kiali v2.28.0 handlers/authentication/token_auth_controller.go: token logins see the home cluster only
+    the_cr = {"spec": {"auth": {"strategy": strategy}, "clustering": {}}}
+    rows = [r for r in judge_cr(the_cr, [EAST] if remotes else [], remotes=remotes) if r["check"] == "auth"]
+    assert [(r["cluster"], r["status"]) for r in rows] == ([("hub", "warn")] if warned else [])
+    if warned:
+        assert "see the home cluster hub only, not east" in rows[0]["message"] and "openid or anonymous" in rows[0]["fix"]
+
+
 def claims(iat, exp):
     return {"iat": iat, "exp": exp, "sub": "system:serviceaccount:istio-system:kiali"}
 
