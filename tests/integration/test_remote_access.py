@@ -231,8 +231,8 @@ def test_west_openshift_auth_operator_flavour(lab, case):
     third = case.run("west", **dict(args, impersonation=True, rbac=RBAC_V230, kiali_host=None))
     assert actions(third)[("ClusterRole", extra)] == "updated"
     assert {(p["kind"], p["name"]) for p in third["pruned"]} == {("OAuthClient", client_name)}
-    assert [r.resources for r in cr(case, "west", extra).rules] == [["oauthclients"], ["users", "groups"],
-                                                                      ["apiservers"]]
+    assert [r.resources for r in cr(case, "west", extra).rules] == [
+        ["oauthclients"], ["users", "groups"], ["apiservers"]]
     assert case.oauthclients("west", SELECTOR % case.home) == []
     # token auth on OpenShift: the -openshift role stays, with apiservers only (as the chart and operator make it)
     fourth = case.run("west", flavour="operator")

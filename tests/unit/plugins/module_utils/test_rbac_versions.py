@@ -157,12 +157,14 @@ def test_differences_ignore_how_rules_are_grouped():
     assert rbac_differences(BASE, regrouped) == []
 
 
+ROUTES_GET = {"apiGroups": ["route.openshift.io"], "resources": ["routes"], "verbs": ["get"]}
+
+
 @pytest.mark.parametrize("mutate, lines", [
     (lambda d: d["viewer"][0]["resources"].remove("services"), ["a -> b: viewer: - get services"]),
     (lambda d: d["write"].append({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch"]}),
      ["a -> b: write: + patch deployments.apps"]),
-    (lambda d: d["openshift"].update(write=[{"apiGroups": ["route.openshift.io"], "resources": ["routes"],
-                                              "verbs": ["get"]}]),
+    (lambda d: d["openshift"].update(write=[ROUTES_GET]),
      ["a -> b: openshift.write: + get routes.route.openshift.io"]),
     (lambda d: d["openshift_extras"].pop("oauthclient"),
      ["a -> b: openshift_extras.oauthclient: - get oauthclients.oauth.openshift.io"]),
