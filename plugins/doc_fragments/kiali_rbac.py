@@ -34,16 +34,20 @@ options:
   auth_strategy:
     description:
       - Kiali's C(auth.strategy) on the home cluster.
-      - V(openshift) on an OpenShift remote adds the C(<instance>-<namespace>-openshift) ClusterRole (C(get) on the
-        OAuthClient) and the OAuthClient C(<instance>-<namespace>); O(kiali_host) is then required.
+      - On every OpenShift remote the C(<instance>-<namespace>-openshift) ClusterRole and binding are written with
+        C(get) on C(apiservers.config.openshift.io), whatever the strategy (Kiali's TLS config source C(auto)).
+      - V(openshift) on an OpenShift remote adds C(get) on the OAuthClient to that ClusterRole and, unless
+        O(impersonation), the OAuthClient C(<instance>-<namespace>); O(kiali_host) is then required.
     type: str
     choices: [anonymous, openid, openshift, token, header]
     default: token
   impersonation:
     description:
       - Kiali's C(auth.openshift.impersonation.enabled). Adds C(impersonate) on C(users) and C(groups) to the
-        C(<instance>-<namespace>-openshift) ClusterRole.
-      - Only with O(auth_strategy=openshift) on an OpenShift remote; refused otherwise.
+        C(<instance>-<namespace>-openshift) ClusterRole; no OAuthClient is written (Kiali with impersonation skips
+        the per-cluster OAuth login on remotes).
+      - Only with O(auth_strategy=openshift) on an OpenShift remote, and only with C(rbac) data of a Kiali version
+        that has impersonation (an C(openshift_extras.impersonation) rule; Kiali v2.30 and later); refused otherwise.
     type: bool
     default: false
   kiali_host:
@@ -51,7 +55,7 @@ options:
       - Host name (optionally with C(:port)) under which users reach Kiali on the home cluster, for example
         C(kiali-istio-system.apps.hub.example.com), without C(https://) or a path.
       - The OAuthClient's redirect URI is C(https://<kiali_host>/api/auth/callback/<remote cluster name>).
-      - Required with O(auth_strategy=openshift) on OpenShift, unused otherwise.
+      - Required with O(auth_strategy=openshift) on OpenShift without O(impersonation), unused otherwise.
     type: str
   platform:
     description:

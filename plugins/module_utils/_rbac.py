@@ -9,7 +9,14 @@
 
 Which role (write or viewer), the names the Helm chart and the operator give the objects, the OpenShift
 extras (``<i>-<ns>-openshift`` ClusterRole, OAuthClient) and the rules, which come from a data file per
-Kiali version (``roles/remote_prepare/vars/rbac/<version>.yml``) checked here with validate_rbac().
+Kiali version (``roles/remote_prepare/vars/rbac/<version>.yml``) checked here with validate_rbac();
+rbac_differences() says, in words, what differs between two such data sets.
+
+The ``<i>-<ns>-openshift`` ClusterRole follows kiali/helm-charts kiali-server/templates/clusterrole-openshift.yaml
+(v2.28.0, v2.29.0; kiali-operator roles/default/kiali-deploy/templates/openshift/clusterrole-openshift.yaml): on
+OpenShift it is rendered whenever auth.strategy is openshift or deployment.tls_config.source is auto (Kiali's
+default, which kialiops never changes), so on every OpenShift remote, with ``config.openshift.io`` apiservers
+``get``; the oauthclients rule only with the openshift strategy, the impersonate rule only with impersonation.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ OAUTH_API_VERSION = "oauth.openshift.io/v1"
 
 RULE_KEYS = frozenset({"apiGroups", "resources", "verbs", "resourceNames"})
 RBAC_KEYS = frozenset({"version", "write", "viewer", "openshift", "openshift_extras"})
-EXTRA_RULES = ("oauthclient", "impersonation")
+EXTRA_RULES = ("oauthclient", "impersonation", "apiservers")
 # Verbs that change something. A viewer role holds none of them, except the two grants below.
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "escalate", "bind",
                          "impersonate", "approve", "sign", "*"})
@@ -204,6 +211,8 @@ def check_params(params):
             "impersonation is enabled with auth_strategy %s; Kiali supports impersonation only with the openshift "
             "strategy" % params["auth_strategy"],
             "Set auth_strategy=openshift, or impersonation=false")
+    if params.get("impersonation"):
+        check_impersonation_supported(params.get("rbac"))
     if params["platform"] == "auto":
         return
     if params.get("impersonation") and params["platform"] != "openshift":
@@ -212,7 +221,7 @@ def check_params(params):
             "OpenShift-only ClusterRole %s" % names(params["instance_name"], params["namespace"], params["flavour"],
                                                     "viewer")["openshift"],
             "Use impersonation only with OpenShift remote clusters (or set platform=openshift if detection is wrong)")
-    if openshift_auth and params["platform"] == "openshift":
+    if openshift_auth and params["platform"] == "openshift" and not params.get("impersonation"):
         host = params.get("kiali_host")
         if not host:
             raise RbacError(
@@ -225,8 +234,35 @@ def check_params(params):
                             "Give the host only, without https:// or a path, e.g. kiali.apps.hub.example.com")
 
 
+def has_impersonation(rbac):
+    """Whether the data set of a Kiali version carries the impersonate rule (Kiali has impersonation from v2.30.0)."""
+    return isinstance(rbac, dict) and "impersonation" in (rbac.get("openshift_extras") or {})
+
+
+def check_impersonation_supported(rbac):
+    """RbacError unless the data set has the impersonate rule: impersonation is a Kiali feature of some versions only.
+
+    ``auth.openshift.impersonation`` exists from Kiali server v2.30.0 (kiali/kiali config/config.go); v2.28.0 and
+    v2.29.0 have no such setting, so granting ``impersonate`` there (close to cluster-admin) would serve nothing.
+    """
+    if has_impersonation(rbac):
+        return
+    version = rbac.get("version") if isinstance(rbac, dict) else None
+    raise RbacError(
+        "impersonation is enabled, but Kiali %s has no impersonation: its RBAC data (roles/remote_prepare/vars/rbac/"
+        "%s.yml) has no openshift_extras.impersonation rule (auth.openshift.impersonation exists from Kiali v2.30.0, "
+        "kiali/kiali config/config.go)" % (version, version),
+        "Set the Kiali version (remote_prepare_kiali_version / kialiops_kiali_version) to one whose data has the "
+        "impersonate rule (v2.30), or set impersonation to false. Nothing was written")
+
+
 def openshift_rules(rbac, instance, namespace, auth_strategy, impersonation):
-    """Rules of the ``<i>-<ns>-openshift`` ClusterRole (may be empty: then it is not rendered)."""
+    """Rules of the ``<i>-<ns>-openshift`` ClusterRole on an OpenShift remote, in the chart's order.
+
+    kiali/helm-charts kiali-server/templates/clusterrole-openshift.yaml (v2.29.0): oauthclients ``get`` on
+    ``<i>-<ns>`` with auth strategy openshift; ``impersonate`` users and groups with impersonation (from Kiali
+    v2.30); ``config.openshift.io`` apiservers ``get`` with TLS config source ``auto`` (the default): always here.
+    """
     extras = rbac.get("openshift_extras") or {}
     rules = []
     if auth_strategy == "openshift":
@@ -242,6 +278,11 @@ def openshift_rules(rbac, instance, namespace, auth_strategy, impersonation):
                             "impersonation" % rbac.get("version"),
                             "Use rbac data of a Kiali version that supports impersonation")
         rules.append(copy.deepcopy(extras["impersonation"]))
+    if "apiservers" not in extras:
+        raise RbacError("the rbac data for Kiali %s has no openshift_extras.apiservers rule, which Kiali needs on "
+                        "every OpenShift cluster (config.openshift.io apiservers get, TLS config source auto)"
+                        % rbac.get("version"), "Use rbac data that has it")
+    rules.append(copy.deepcopy(extras["apiservers"]))
     return rules
 
 
@@ -282,17 +323,66 @@ def desired_objects(params):
     out.append(dict(apiVersion=RBAC_API + "/v1", kind="ClusterRoleBinding", metadata=_meta(n["binding"], labels),
                     roleRef=dict(apiGroup=RBAC_API, kind="ClusterRole", name=n["role"]), subjects=[subject]))
     if on_openshift:
+        # Every OpenShift remote gets the -openshift role: its apiservers rule is always there.
         extra = openshift_rules(rbac, instance, namespace, params["auth_strategy"], params.get("impersonation"))
-        if extra:
-            out.append(dict(apiVersion=RBAC_API + "/v1", kind="ClusterRole", metadata=_meta(n["openshift"], labels),
-                            rules=extra))
-            out.append(dict(apiVersion=RBAC_API + "/v1", kind="ClusterRoleBinding",
-                            metadata=_meta(n["openshift"], labels),
-                            roleRef=dict(apiGroup=RBAC_API, kind="ClusterRole", name=n["openshift"]),
-                            subjects=[dict(subject)]))
-        if params["auth_strategy"] == "openshift":
+        out.append(dict(apiVersion=RBAC_API + "/v1", kind="ClusterRole", metadata=_meta(n["openshift"], labels),
+                        rules=extra))
+        out.append(dict(apiVersion=RBAC_API + "/v1", kind="ClusterRoleBinding",
+                        metadata=_meta(n["openshift"], labels),
+                        roleRef=dict(apiGroup=RBAC_API, kind="ClusterRole", name=n["openshift"]),
+                        subjects=[dict(subject)]))
+        # With impersonation Kiali skips the per-cluster OAuth login on remotes, so no OAuthClient is needed
+        # (kiali/kiali v2.30.0, auth.openshift.impersonation); one written earlier is pruned.
+        if params["auth_strategy"] == "openshift" and not params.get("impersonation"):
             out.append(dict(apiVersion=OAUTH_API_VERSION, kind="OAuthClient", metadata=_meta(n["oauthclient"], labels),
                             redirectURIs=["https://%s/api/auth/callback/%s" % (params["kiali_host"],
                                                                                params["cluster_name"])],
                             grantMethod="auto"))
     return out
+
+
+def _grants(rules):
+    """``{(group, resource, verb, resourceNames)}`` of a rule list (resourceNames as a tuple, () for any)."""
+    out = set()
+    for rule in rules or []:
+        names_ = tuple(rule.get("resourceNames") or ())
+        for group in rule.get("apiGroups") or []:
+            for resource in rule.get("resources") or []:
+                for verb in rule.get("verbs") or []:
+                    out.add((group, resource, verb, names_))
+    return out
+
+
+def _sections(rbac):
+    """The rule lists of one data set by section: write, viewer, openshift.<kind>, openshift_extras.<rule>."""
+    out = {kind: rbac.get(kind) or [] for kind in ROLE_KINDS}
+    for kind in ROLE_KINDS:
+        out["openshift." + kind] = (rbac.get("openshift") or {}).get(kind) or []
+    for key in EXTRA_RULES:
+        rule = (rbac.get("openshift_extras") or {}).get(key)
+        out["openshift_extras." + key] = [rule] if rule else []
+    return out
+
+
+def _grant_text(grant):
+    group, resource, verb, names_ = grant
+    text = "%s %s%s" % (verb, resource, "." + group if group else "")
+    return text + ("/" + ",".join(names_) if names_ else "")
+
+
+def rbac_differences(old, new):
+    """What ``new`` grants that ``old`` does not, and the reverse, as readable lines (empty when they grant the same).
+
+    Compared per section (``write``, ``viewer``, ``openshift.write``, ``openshift.viewer``,
+    ``openshift_extras.<rule>``) by single grants (verb, resource, group, resourceNames), so rules split or merged
+    differently are no difference. A line reads ``v2.29 -> v2.30: viewer: + get udproutes.gateway.networking.k8s.io``
+    (``-`` for a grant ``new`` drops).
+    """
+    label = "%s -> %s: " % (old.get("version"), new.get("version"))
+    before, after = _sections(old), _sections(new)
+    lines = []
+    for section in before:
+        was, now = _grants(before[section]), _grants(after[section])
+        lines += [label + "%s: + %s" % (section, _grant_text(g)) for g in sorted(now - was)]
+        lines += [label + "%s: - %s" % (section, _grant_text(g)) for g in sorted(was - now)]
+    return lines

@@ -98,6 +98,23 @@ CONFLICT_RETRIES = 4
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
+def check_stored_server(cluster, server, from_api_url=False):
+    """``server`` (the URL the stored kubeconfig will name) if it is https, else KialiopsError naming the cluster.
+
+    Checked before anything is read, minted or written: Kiali would send the remote credential over a plain-http
+    URL, and allow_insecure_skip_tls only skips the certificate check, it never allows http.
+    """
+    try:
+        return check_server(server)
+    except ValueError as e:
+        origin = "api_url" if from_api_url else "the remote connection's server (no api_url given)"
+        raise KialiopsError(
+            cluster, "%s: %s; allow_insecure_skip_tls only skips the certificate check, it does not allow plain http"
+            % (origin, e),
+            "Set api_url (the inventory's kialiops_api_url) to the https:// URL Kiali uses to reach cluster %s. "
+            "Nothing was minted or written" % cluster) from e
+
+
 def single_manager(cluster):
     """Field manager that owns ``cluster``'s key (and its annotations) in ``kiali-multi-cluster-secret``."""
     return "kialiops-" + cluster
@@ -572,6 +589,8 @@ class Work:
         other = SINGLE if self.form == PER_CLUSTER else PER_CLUSTER
         self.read_home()
         self.check_namespace()
+        # The server goes into the stored kubeconfig: an http one is refused before anything is minted or written.
+        check_stored_server(self.cluster, p.get("api_url") or self.module.remote.server, bool(p.get("api_url")))
         self.read_service_account()
         self.check_ownership()
         self.ask(removing_other=self.holds(other))
@@ -643,10 +662,14 @@ class Work:
     def _encoded(self, stored, server, ca_pem, token, insecure):
         """The base64 kubeconfig to store: the stored bytes when they already say the same, else new ones."""
         p = self.params
-        config = build_kubeconfig(self.cluster, server, ca_data=ca_pem,
-                                  token=token if self.mode != "exec" else None,
-                                  exec_config=self.exec_config if self.mode == "exec" else None,
-                                  tls_server_name=p.get("tls_server_name"), insecure_skip_tls_verify=insecure)
+        try:
+            config = build_kubeconfig(self.cluster, server, ca_data=ca_pem,
+                                      token=token if self.mode != "exec" else None,
+                                      exec_config=self.exec_config if self.mode == "exec" else None,
+                                      tls_server_name=p.get("tls_server_name"), insecure_skip_tls_verify=insecure)
+        except ValueError as e:  # validated before minting; a failure here is a bug, but never a traceback
+            raise KialiopsError(self.cluster, "cannot assemble the kubeconfig to store: %s" % e,
+                                "This is a bug in kialiops; nothing was written to Kiali's home") from e
         text = dump_kubeconfig(config)
         self.mask(text)
         if stored is not None:

@@ -13,7 +13,8 @@ description:
   - Creates on a remote cluster what Kiali on another (home) cluster needs to read it, as the Kiali Helm chart
     and operator render it with C(deployment.remote_cluster_resources_only) - without helm or network access.
     The objects are the namespace (only when it is absent), the ServiceAccount, a ClusterRole and its
-    ClusterRoleBinding and, on OpenShift, the C(<instance>-<namespace>-openshift) ClusterRole and binding and the
+    ClusterRoleBinding and, on OpenShift, the C(<instance>-<namespace>-openshift) ClusterRole and binding (always, for
+    C(get) on C(apiservers.config.openshift.io)) and, with O(auth_strategy=openshift) without O(impersonation), the
     OAuthClient.
   - The ClusterRole is the write role C(<instance>) only when O(view_only=false) and O(auth_strategy=anonymous);
     in every other case it is the viewer role C(<instance>-viewer), because with the other strategies Kiali writes
@@ -74,7 +75,7 @@ options:
         (variable C(remote_prepare_rbac)).
       - Keys C(version), C(write) and C(viewer) (lists of rules with C(apiGroups), C(resources), C(verbs) and
         optional C(resourceNames)), optional C(openshift) (C(write) and C(viewer) rows for OpenShift only) and
-        C(openshift_extras) (C(oauthclient) and C(impersonation) rules).
+        C(openshift_extras) (C(oauthclient), C(apiservers) and, from Kiali v2.30, C(impersonation) rules).
       - Required with O(state=present).
     type: dict
   state:
@@ -142,14 +143,17 @@ EXAMPLES = r"""
     auth_strategy: anonymous
     rbac: "{{ remote_prepare_rbac }}"
 
-- name: OpenShift remote, Kiali with OpenShift auth and impersonation
+- name: Load the RBAC rules of a Kiali version with impersonation
+  ansible.builtin.include_vars:
+    file: "{{ playbook_dir }}/../roles/remote_prepare/vars/rbac/v2.30.yml"
+
+- name: OpenShift remote, Kiali with OpenShift auth and impersonation (no OAuthClient then)
   kialiops.multicluster.remote_access:
     cluster_name: west
     kubeconfig: /etc/kialiops/west.kubeconfig
     home_cluster: hub
     auth_strategy: openshift
     impersonation: true
-    kiali_host: kiali-istio-system.apps.hub.example.com
     rbac: "{{ remote_prepare_rbac }}"
 
 - name: Remove everything kialiops created on east for the hub's Kiali

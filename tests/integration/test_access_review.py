@@ -13,34 +13,45 @@ from labkit import REPO, request_token, run_module, unique
 RBAC = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_text())["remote_prepare_rbac"]
 
 
-@pytest.fixture
-def prepared(lab):
-    """Kiali's SA + roles on east written by remote_access; a kubeconfig for a TokenRequest token stored
-    on the hub by hand (the way the prepare script lays it out)."""
+def _prepare(lab, cluster):
+    """Kiali's SA + roles on ``cluster`` written by remote_access; a kubeconfig for a TokenRequest token stored
+    on the hub by hand (the way the prepare script lays it out). Yields the setup, then removes it."""
     home, inst = unique("home"), unique("kiali")
-    ns_east, ns_hub = unique("kr"), unique("kh")
-    conn = dict(cluster_name="east", kubeconfig=lab.kubeconfig("east"), context="east")
-    common = dict(home_cluster=home, namespace=ns_east, instance_name=inst, rbac=RBAC)
+    ns_remote, ns_hub = unique("kr"), unique("kh")
+    conn = dict(cluster_name=cluster, kubeconfig=lab.kubeconfig(cluster), context=cluster)
+    common = dict(home_cluster=home, namespace=ns_remote, instance_name=inst, rbac=RBAC)
     result, out = run_module("remote_access", dict(conn, **common, view_only=True))
     assert not result.get("failed"), out[-3000:]
     sa = result["service_account"]["name"]
-    token = request_token(lab.admin("east"), ns_east, sa)
-    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "east",
-                  "clusters": [{"name": "east", "cluster": {
-                      "server": lab.server("east"),
-                      "certificate-authority-data": base64.b64encode(lab.ca_pem("east")).decode()}}],
-                  "users": [{"name": "east", "user": {"token": token}}],
-                  "contexts": [{"name": "east", "context": {"cluster": "east", "user": "east"}}]}
+    token = request_token(lab.admin(cluster), ns_remote, sa)
+    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": cluster,
+                  "clusters": [{"name": cluster, "cluster": {
+                      "server": lab.server(cluster),
+                      "certificate-authority-data": base64.b64encode(lab.ca_pem(cluster)).decode()}}],
+                  "users": [{"name": cluster, "user": {"token": token}}],
+                  "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}]}
     hub = client.CoreV1Api(lab.admin("hub"))
     hub.create_namespace({"metadata": {"name": ns_hub}})
-    hub.create_namespaced_secret(ns_hub, {"metadata": {"name": "kiali-remote-cluster-secret-east"},
-                                          "data": {"east": base64.b64encode(yaml.safe_dump(kubeconfig).encode()).decode()}})
+    hub.create_namespaced_secret(ns_hub, {"metadata": {"name": "kiali-remote-cluster-secret-%s" % cluster},
+                                          "data": {cluster: base64.b64encode(yaml.safe_dump(kubeconfig).encode()).decode()}})
     review = dict(cluster_name="hub", kubeconfig=lab.kubeconfig("hub"), context="hub", namespace=ns_hub,
-                  remote_cluster="east", home_cluster=home, remote_namespace=ns_east, instance_name=inst,
+                  remote_cluster=cluster, home_cluster=home, remote_namespace=ns_remote, instance_name=inst,
                   rbac=RBAC)
-    yield dict(conn=conn, common=common, review=review, token=token, sa=sa, ns_east=ns_east)
+    yield dict(conn=conn, common=common, review=review, token=token, sa=sa, ns_east=ns_remote, instance=inst)
     run_module("remote_access", dict(conn, **common, state="absent"))
     hub.delete_namespace(ns_hub)
+
+
+@pytest.fixture
+def prepared(lab):
+    """east (plain Kubernetes)."""
+    yield from _prepare(lab, "east")
+
+
+@pytest.fixture
+def prepared_west(lab):
+    """west (OpenShift flavour in the lab), token auth."""
+    yield from _prepare(lab, "west")
 
 
 def test_view_only_credential_passes_and_reports_reads_and_denied_writes(prepared):
@@ -93,3 +104,22 @@ def test_revoked_token_is_a_clear_401(lab, prepared):
     result, out = run_module("access_review", prepared["review"])
     assert result.get("failed") and "401" in result["msg"] and "cluster east" in result["msg"], out[-2000:]
     assert prepared["token"] not in out
+
+
+def test_openshift_tls_profile_read_is_checked_whatever_the_auth_strategy(lab, prepared_west):
+    """On OpenShift Kiali reads apiservers.config.openshift.io (TLS config source auto, helm-charts
+    clusterrole-openshift.yaml v2.28.0) with every auth strategy: the review expects it allowed with token auth,
+    and a missing -openshift binding fails naming that permission."""
+    result, out = run_module("access_review", prepared_west["review"])
+    assert not result.get("failed"), out[-3000:]
+    assert result["platform"] == "openshift" and result["summary"]["failed"] == 0
+    by = {(c["verb"], c["group"], c["resource"]): c for c in result["checks"]}
+    assert by[("get", "config.openshift.io", "apiservers")] == dict(
+        by[("get", "config.openshift.io", "apiservers")], expected="allowed", actual="allowed")
+    assert ("get", "oauth.openshift.io", "oauthclients") not in by  # only with auth strategy openshift
+    extra = "%s-%s-openshift" % (prepared_west["instance"], prepared_west["ns_east"])
+    client.RbacAuthorizationV1Api(lab.admin("west")).delete_cluster_role_binding(extra)
+    failed, out = run_module("access_review", prepared_west["review"])
+    assert failed.get("failed"), out[-2000:]
+    assert "cluster west" in failed["msg"]
+    assert "get apiservers.config.openshift.io (expected allowed, got denied)" in failed["msg"]

@@ -24,6 +24,7 @@ from labkit import REPO, audit, request_token
 
 MODULE = REPO / "plugins" / "modules" / "remote_access.py"
 RBAC = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_text())["remote_prepare_rbac"]
+RBAC_V230 = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.30.yml").read_text())["remote_prepare_rbac"]
 ADMIN = "kialiops-admin"
 SELECTOR = "app.kubernetes.io/managed-by=kialiops,kialiops.io/home=%s"
 
@@ -188,7 +189,8 @@ def test_east_creates_then_rerun_sends_no_write(lab, case):
 def test_west_openshift_auth_operator_flavour(lab, case):
     i, ns = case.instance, case.namespace
     extra = "%s-%s-openshift" % (i, ns)
-    args = dict(flavour="operator", auth_strategy="openshift", impersonation=True, kiali_host="kiali.apps.hub.test")
+    client_name = "%s-%s" % (i, ns)
+    args = dict(flavour="operator", auth_strategy="openshift", kiali_host="kiali.apps.hub.test")
     mark = lab.audit("west").mark()
     first = case.run("west", **args)
     assert first["changed"] is True and first["platform"] == "openshift"
@@ -196,7 +198,7 @@ def test_west_openshift_auth_operator_flavour(lab, case):
     assert actions(first) == {("Namespace", ns): "created", ("ServiceAccount", i + "-service-account"): "created",
                               ("ClusterRole", i + "-viewer"): "created", ("ClusterRoleBinding", i): "created",
                               ("ClusterRole", extra): "created", ("ClusterRoleBinding", extra): "created",
-                              ("OAuthClient", "%s-%s" % (i, ns)): "created"}
+                              ("OAuthClient", client_name): "created"}
     assert mutations(lab, "west", mark, case)
 
     # operator names: the binding is <i> and points at <i>-viewer
@@ -207,14 +209,15 @@ def test_west_openshift_auth_operator_flavour(lab, case):
     role = cr(case, "west", i + "-viewer")
     rows = {(g, r) for rule in role.rules for g in rule.api_groups for r in rule.resources}
     assert ("apps.openshift.io", "deploymentconfigs") in rows and ("route.openshift.io", "routes") in rows
-    # the -openshift ClusterRole: oauthclients get on <i>-<ns>, impersonate users and groups
+    # the -openshift ClusterRole (helm-charts clusterrole-openshift.yaml, v2.28.0): oauthclients get on <i>-<ns>,
+    # apiservers get (TLS config source auto)
     rules = [(r.api_groups, r.resources, r.verbs, r.resource_names) for r in cr(case, "west", extra).rules]
-    assert (["oauth.openshift.io"], ["oauthclients"], ["get"], ["%s-%s" % (i, ns)]) in rules
-    assert ([""], ["users", "groups"], ["impersonate"], None) in rules
+    assert rules == [(["oauth.openshift.io"], ["oauthclients"], ["get"], [client_name]),
+                     (["config.openshift.io"], ["apiservers"], ["get"], None)]
     assert crb(case, "west", extra).role_ref.name == extra
     # the OAuthClient with the per-cluster callback
     clients = case.oauthclients("west", SELECTOR % case.home)
-    assert [c["metadata"]["name"] for c in clients] == ["%s-%s" % (i, ns)]
+    assert [c["metadata"]["name"] for c in clients] == [client_name]
     assert clients[0]["redirectURIs"] == ["https://kiali.apps.hub.test/api/auth/callback/west"]
     assert clients[0]["grantMethod"] == "auto"
 
@@ -223,15 +226,20 @@ def test_west_openshift_auth_operator_flavour(lab, case):
     assert second["changed"] is False and set(actions(second).values()) == {"unchanged"}
     assert mutations(lab, "west", mark, case) == []
 
-    # without impersonation the -openshift role keeps only the oauthclients rule (updated in place)
-    third = case.run("west", **dict(args, impersonation=False))
+    # impersonation (Kiali v2.30 data): impersonate users and groups added in place, and no OAuthClient (Kiali with
+    # impersonation skips per-cluster OAuth): the one written above is pruned; kiali_host is not needed
+    third = case.run("west", **dict(args, impersonation=True, rbac=RBAC_V230, kiali_host=None))
     assert actions(third)[("ClusterRole", extra)] == "updated"
-    assert [r.resources for r in cr(case, "west", extra).rules] == [["oauthclients"]]
-    # token auth on OpenShift: no extras at all, the OAuthClient and the -openshift objects are pruned
-    fourth = case.run("west", flavour="operator")
-    assert {(p["kind"], p["name"]) for p in fourth["pruned"]} == {
-        ("ClusterRole", extra), ("ClusterRoleBinding", extra), ("OAuthClient", "%s-%s" % (i, ns))}
+    assert {(p["kind"], p["name"]) for p in third["pruned"]} == {("OAuthClient", client_name)}
+    assert [r.resources for r in cr(case, "west", extra).rules] == [
+        ["oauthclients"], ["users", "groups"], ["apiservers"]]
     assert case.oauthclients("west", SELECTOR % case.home) == []
+    # token auth on OpenShift: the -openshift role stays, with apiservers only (as the chart and operator make it)
+    fourth = case.run("west", flavour="operator")
+    assert fourth["pruned"] == [] and actions(fourth)[("ClusterRole", extra)] == "updated"
+    assert [(r.api_groups, r.resources, r.verbs) for r in cr(case, "west", extra).rules] == [
+        (["config.openshift.io"], ["apiservers"], ["get"])]
+    assert crb(case, "west", extra).role_ref.name == extra
 
 
 # --- check mode -----------------------------------------------------------------------------------------------
@@ -453,7 +461,10 @@ def test_denied_reads_are_listed_too(lab, case, limited):
 
 
 @pytest.mark.parametrize("cluster, over, fragment", [
-    ("east", dict(impersonation=True, auth_strategy="openshift"), "the impersonate rule lives in the OpenShift-only"),
+    ("east", dict(impersonation=True, auth_strategy="openshift", rbac=RBAC_V230),
+     "the impersonate rule lives in the OpenShift-only"),
+    # data-driven: the v2.28 data set has no impersonate rule (Kiali has impersonation from v2.30.0)
+    ("west", dict(impersonation=True, auth_strategy="openshift"), "but Kiali v2.28 has no impersonation"),
     ("east", dict(impersonation=True), "impersonation only with the openshift strategy"),
     ("west", dict(auth_strategy="openshift"), "kiali_host is not set"),
     ("east", dict(rbac=dict(RBAC, viewer=RBAC["write"])), "the viewer rules grant writes"),

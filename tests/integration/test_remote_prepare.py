@@ -151,3 +151,23 @@ def test_exec_without_the_flag_is_refused(lab, setup):
                  "-e", '{"kialiops_exec_config": {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws"}}')
     assert r.returncode != 0
     assert "enable_exec_provider" in r.stdout
+
+
+@pytest.mark.parametrize("version, backend", [("v2.28", "direct"), ("v2.29.1", "operator")])
+def test_impersonation_with_a_version_without_it_fails_before_any_write(lab, setup, version, backend):
+    """Data-driven: only a data set with the impersonate rule (v2.30; Kiali v2.30.0 config/config.go) allows
+    impersonation. Refused on every remote, naming it and the versions that have it, before any write, for the
+    operator backend (which writes a Kiali CR first) too."""
+    extra, sfx = setup
+    marks = lab.marks()
+    r = playbook(lab, "prepare.yml", dict(extra, kialiops_kiali_version=version, kialiops_impersonation="true",
+                                          kialiops_auth_strategy="openshift", kialiops_remote_backend=backend,
+                                          kialiops_kiali_host="kiali.apps.hub.example.com"))
+    assert r.returncode != 0
+    for c in ("east", "west"):
+        assert ("cluster %s: remote_prepare_impersonation is true, but Kiali %s has no impersonation" % (c, version)
+                in r.stdout), r.stdout[-3000:]
+    assert "to a version whose data has it (v2.30)" in r.stdout and "Nothing was written" in r.stdout
+    for c in ("hub", "east", "west"):
+        assert writes(lab.audit(c).since(marks[c], settle=0.3), [sfx]) == [], c
+        assert minted(lab.audit(c).since(marks[c], settle=0.3), sfx) == [], c

@@ -7,15 +7,20 @@ namespaces (another engineer uses the same lab and the same admin user).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import http.client
+import http.server
 import json
 import os
 import subprocess
+import ssl
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -504,3 +509,81 @@ def test_token_never_printed_at_vvvv(env, tmp_path):
     for secret_text in (token, base64.b64encode(token.encode()).decode(), secret.data["east"], raw.strip(),
                         token.split(".")[2]):
         assert secret_text not in output
+
+
+@contextlib.contextmanager
+def http_front(lab, cluster):
+    """A plain-http URL in front of ``cluster``'s real API server: each request is passed on over TLS (lab CA)
+    with the lab's admin client certificate, the answer passed back. What a kubeconfig naming an http:// server
+    talks to (kube-apiserver itself serves only https)."""
+    pki = Path(lab.clusters[cluster]["dir"]) / "pki"
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    upstream = urlsplit(lab.server(cluster))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def relay(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            conn = http.client.HTTPSConnection(upstream.hostname, upstream.port, context=context, timeout=30)
+            try:
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+            finally:
+                conn.close()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = relay
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_server_fails_cleanly_before_minting(env, tmp_path):
+    """Fact 5 of issue 14: with allow_insecure_skip_tls and a remote reached over http://, the module minted a token
+    and then died in a traceback (build_kubeconfig's ValueError). Now it fails first, naming the cluster and the
+    fix, and the remote's audit log shows no TokenRequest and no write; the home has no Secret."""
+    with http_front(env.lab, "east") as url:
+        kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "east",
+                      "clusters": [{"name": "east", "cluster": {"server": url}}],
+                      "users": [{"name": "east", "user": {}}],  # the front authenticates as the lab admin
+                      "contexts": [{"name": "east", "context": {"cluster": "east", "user": "east"}}]}
+        (tmp_path / "east-http.kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+        args = env.args(allow_insecure_skip_tls=True)
+        args["remote"].update(kubeconfig=str(tmp_path / "east-http.kubeconfig"), allow_insecure=True)
+        # the front really reaches east (so the old code got as far as minting)
+        probe = client.Configuration()
+        probe.host, probe.proxy = url, None
+        assert client.CoreV1Api(client.ApiClient(probe)).read_namespaced_service_account("kiali", env.ns)
+        marks = env.marks()
+        result = run(args)
+    assert result.get("failed") is True, result
+    assert "Traceback" not in json.dumps(result) and "exception" not in result
+    assert result["msg"].startswith("cluster east: the remote connection's server (no api_url given): the API URL "
+                                    "'%s' is not an https:// URL" % url), result["msg"]
+    assert "allow_insecure_skip_tls only skips the certificate check" in result["msg"]
+    assert "Set api_url (the inventory's kialiops_api_url) to the https:// URL" in result["msg"]
+    assert "Nothing was minted or written" in result["msg"]
+    remote = env.lab.audit("east").since(marks["east"])
+    assert any(audit.user(e) == ADMIN for e in remote), "the module did not reach east through the front"
+    assert token_requests([e for e in remote if audit.user(e) == ADMIN]) == [], "a token was minted on east"
+    assert audit.mutating(remote, ADMIN) == [], [e["requestURI"] for e in audit.mutating(remote, ADMIN)]
+    assert writes(env.events(marks, "hub")) == [] and env.secret(PER % "east") is None

@@ -40,6 +40,7 @@ def load(version="v2.28"):
 
 
 RBAC = load()
+RBAC_IMPERSONATION = load("v2.30")  # the first data set with the impersonate rule
 
 
 def params(**over):
@@ -132,7 +133,8 @@ def test_names_reject_unknown(flavour, kind):
 
 def test_data_file_loads_and_validates():
     text = (RBAC_DIR / "v2.28.yml").read_text()
-    assert "c7b6cf98" in text and "2026-07-16" in text and "v2.28" in text  # says where the rules come from
+    # says where the rules come from: the released tag of the chart and the operator
+    assert "released tag v2.28.0 of kiali/helm-charts" in text and "kiali/kiali-operator v2.28.0" in text
     data = yaml.safe_load(text)
     assert list(data) == ["remote_prepare_rbac"]
     assert validate_rbac(data["remote_prepare_rbac"]) == RBAC
@@ -177,8 +179,9 @@ def test_write_rules_as_in_the_chart():
     assert ("", "pods", "patch") in t and ("apps", "deployments", "patch") in t and ("batch", "jobs", "patch") in t
     assert ("networking.istio.io", "*", "create") in t and ("telemetry.istio.io", "*", "delete") in t
     assert ("gateway.networking.k8s.io", "httproutes", "create") in t
-    assert ("gateway.networking.k8s.io", "udproutes", "patch") in t
-    assert ("gateway.networking.k8s.io", "udproutes", "create") not in t  # no create on tcp/tls/udp routes
+    assert ("gateway.networking.k8s.io", "tlsroutes", "patch") in t
+    assert ("gateway.networking.k8s.io", "tlsroutes", "create") not in t  # no create on tcp/tls routes
+    assert not any(r == "udproutes" for dummy_g, r, dummy_v in t)  # not in v2.28.0 (test_rbac_versions.py)
     assert ("gateway.networking.k8s.io", "gatewayclasses", "patch") not in t
     assert ("", "configmaps", "patch") not in t and ("", "pods/log", "patch") not in t
     ow = triples(RBAC["openshift"]["write"])
@@ -201,7 +204,7 @@ def test_viewer_collapses_gateway_api_kinds_into_one_rule():
     rules = [r for r in RBAC["viewer"] if r["apiGroups"] == ["gateway.networking.k8s.io"]]
     assert len(rules) == 1
     assert sorted(rules[0]["resources"]) == ["gatewayclasses", "gateways", "grpcroutes", "httproutes",
-                                             "referencegrants", "tcproutes", "tlsroutes", "udproutes"]
+                                             "referencegrants", "tcproutes", "tlsroutes"]
     assert rules[0]["verbs"] == ["get", "list", "watch"]
 
 
@@ -265,29 +268,43 @@ def test_desired_objects_refuses_bad_data():
 
 # --- OpenShift extras ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("platform, auth, impersonation, oauth_rule, impersonate_rule, oauthclient", [
+APISERVERS = {"apiGroups": ["config.openshift.io"], "resources": ["apiservers"], "verbs": ["get"]}
+OAUTH_RULE = {"apiGroups": ["oauth.openshift.io"], "resources": ["oauthclients"], "verbs": ["get"],
+              "resourceNames": ["kiali-istio-system"]}
+IMPERSONATE = {"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}
+
+
+# kiali/helm-charts kiali-server/templates/clusterrole-openshift.yaml (v2.29.0): the -openshift role exists on
+# OpenShift whenever auth is openshift or TLS config source is auto (the default): so on every OpenShift remote.
+EXTRAS_TABLE = [  # platform, auth, impersonation, oauthclients rule, impersonate rule, OAuthClient object
     ("openshift", "openshift", False, True, False, True),
-    ("openshift", "openshift", True, True, True, True),
+    ("openshift", "openshift", True, True, True, False),  # impersonation: Kiali skips per-cluster OAuth
     ("openshift", "token", False, False, False, False),
     ("openshift", "anonymous", False, False, False, False),
     ("openshift", "openid", False, False, False, False),
+    ("openshift", "header", False, False, False, False),
     ("kubernetes", "openshift", False, False, False, False),
     ("kubernetes", "token", False, False, False, False),
-])
-def test_openshift_extras(platform, auth, impersonation, oauth_rule, impersonate_rule, oauthclient):
-    objs = desired_objects(params(platform=platform, auth_strategy=auth, impersonation=impersonation))
+]
+
+
+# Every data set, except impersonation rows with a data set without it (refused: see
+# test_impersonation_needs_a_version_that_has_it).
+@pytest.mark.parametrize("platform, auth, impersonation, oauth_rule, impersonate_rule, oauthclient, version", [
+    row + (version,) for version in ("v2.28", "v2.29", "v2.30") for row in EXTRAS_TABLE
+    if not row[2] or version == "v2.30"])
+def test_openshift_extras(platform, auth, impersonation, oauth_rule, impersonate_rule, oauthclient, version):
+    objs = desired_objects(params(platform=platform, auth_strategy=auth, impersonation=impersonation,
+                                  rbac=load(version)))
     extra_roles = [o for o in by_kind(objs, "ClusterRole") if o["metadata"]["name"] == "kiali-istio-system-openshift"]
     extra_bindings = [o for o in by_kind(objs, "ClusterRoleBinding")
                       if o["metadata"]["name"] == "kiali-istio-system-openshift"]
-    rendered = oauth_rule or impersonate_rule
+    rendered = platform == "openshift"
     assert len(extra_roles) == len(extra_bindings) == (1 if rendered else 0)
     if rendered:
         rules = extra_roles[0]["rules"]
-        assert ({"apiGroups": ["oauth.openshift.io"], "resources": ["oauthclients"], "verbs": ["get"],
-                 "resourceNames": ["kiali-istio-system"]} in rules) == oauth_rule
-        assert ({"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]} in rules) \
-            == impersonate_rule
-        assert len(rules) == oauth_rule + impersonate_rule
+        # in the chart's order; apiservers whatever the auth strategy
+        assert rules == [OAUTH_RULE] * oauth_rule + [IMPERSONATE] * impersonate_rule + [APISERVERS]
         assert extra_bindings[0]["roleRef"]["name"] == "kiali-istio-system-openshift"
         assert extra_bindings[0]["subjects"] == [{"kind": "ServiceAccount", "name": "kiali",
                                                   "namespace": "istio-system"}]
@@ -308,15 +325,19 @@ def test_openshift_extras_follow_the_operator_names():
     assert extra["subjects"][0]["name"] == "k2-service-account"
     assert by_kind(objs, "OAuthClient")[0]["metadata"]["name"] == "k2-mesh"
     role = [o for o in by_kind(objs, "ClusterRole") if o["metadata"]["name"] == "k2-mesh-openshift"][0]
-    assert role["rules"][0]["resourceNames"] == ["k2-mesh"]
+    assert role["rules"][0]["resourceNames"] == ["k2-mesh"] and role["rules"][1] == APISERVERS
     assert "resourceNames" not in RBAC["openshift_extras"]["oauthclient"]  # the data is not modified
 
 
 @pytest.mark.parametrize("over, fragment", [
     (dict(impersonation=True, auth_strategy="token", platform="openshift"), "impersonation only with the openshift"),
     (dict(impersonation=True, auth_strategy="anonymous", platform="auto"), "impersonation only with the openshift"),
-    (dict(impersonation=True, auth_strategy="openshift", platform="kubernetes"),
+    (dict(impersonation=True, auth_strategy="openshift", platform="kubernetes", rbac=RBAC_IMPERSONATION),
      "the impersonate rule lives in the OpenShift-only ClusterRole kiali-istio-system-openshift"),
+    (dict(impersonation=True, auth_strategy="openshift", platform="openshift"),
+     "impersonation is enabled, but Kiali v2.28 has no impersonation"),
+    (dict(impersonation=True, auth_strategy="openshift", platform="auto", rbac=load("v2.29")),
+     "Kiali v2.29 has no impersonation"),
     (dict(auth_strategy="openshift", platform="openshift", kiali_host=None), "kiali_host is not set"),
     (dict(auth_strategy="openshift", platform="openshift", kiali_host="https://kiali.example.com"),
      "is not a host name"),
@@ -339,7 +360,9 @@ def test_check_params_rejects(over, fragment):
     dict(auth_strategy="openshift", platform="kubernetes", kiali_host=None),  # no OAuthClient on Kubernetes
     dict(auth_strategy="openshift", platform="openshift", kiali_host="kiali.apps.hub.example.com:8443"),
     dict(auth_strategy="openshift", platform="auto", kiali_host=None),  # decided once the platform is known
-    dict(impersonation=True, auth_strategy="openshift", platform="openshift"),
+    dict(impersonation=True, auth_strategy="openshift", platform="openshift", rbac=RBAC_IMPERSONATION),
+    # no OAuthClient with impersonation, so no redirect URI and no kiali_host needed
+    dict(impersonation=True, auth_strategy="openshift", platform="openshift", rbac=RBAC_IMPERSONATION, kiali_host=None),
 ])
 def test_check_params_accepts(over):
     _rbac.check_params(params(**over))
@@ -354,7 +377,22 @@ def test_missing_extra_rules_in_data_are_reported():
     data = broken(lambda d: d.pop("openshift_extras"))
     with pytest.raises(RbacError, match="no openshift_extras.oauthclient rule"):
         desired_objects(params(rbac=data, platform="openshift", auth_strategy="openshift"))
-    assert desired_objects(params(rbac=data, platform="openshift", auth_strategy="token"))
+    with pytest.raises(RbacError, match="no openshift_extras.apiservers rule, which Kiali needs on every OpenShift"):
+        desired_objects(params(rbac=data, platform="openshift", auth_strategy="token"))
+    assert desired_objects(params(rbac=data, platform="kubernetes", auth_strategy="token"))
+
+
+def test_impersonation_needs_a_version_that_has_it():
+    """Data-driven: impersonation is refused with a data set without the impersonate rule, before any platform is
+    known (the module checks this before it contacts the cluster)."""
+    for version in ("v2.28", "v2.29"):
+        with pytest.raises(RbacError) as e:
+            _rbac.check_params(params(rbac=load(version), impersonation=True, auth_strategy="openshift",
+                                      platform="auto"))
+        assert e.value.reason.startswith("impersonation is enabled, but Kiali %s has no impersonation" % version)
+        assert "v2.30" in e.value.fix and "Nothing was written" in e.value.fix
+    assert _rbac.has_impersonation(RBAC_IMPERSONATION) and not _rbac.has_impersonation(RBAC)
+    assert not _rbac.has_impersonation(None)
 
 
 # --- labels, order, namespace ------------------------------------------------------------------------------------
