@@ -352,7 +352,8 @@ def main():
         result = kiali_cr(module.home, module.params, want_diff=module._diff)
         # The client secret right after the CR (everything was validated by then, so a bad CR writes nothing): the
         # operator creates Kiali's pod, which mounts the Secret, only when it reconciles the CR, later.
-        secret = ensure_openid_secret(module.home, module.params)
+        # (With create=false and no CR, nothing mounts it: nothing is written.)
+        secret = None if result["action"] == "absent" else ensure_openid_secret(module.home, module.params)
         result["openid_secret"] = {k: v for k, v in (secret or {}).items() if k != "changed"} or None
         result["changed"] = result["changed"] or bool(secret and secret["changed"])
         module.exit_json(**result)
