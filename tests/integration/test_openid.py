@@ -133,3 +133,31 @@ def test_verify_with_an_id_token_fails_exactly_the_clusters_that_do_not_trust_th
         "api_proxy" in west["fix"] and "west" in west["fix"], west
     assert r.returncode != 0 and json.loads(report.read_text())["failing_clusters"] == ["west"], out[-3000:]
     assert "cluster west: openid:" in out
+
+
+def test_changed_client_secret_check_mode_predicts_then_one_write(lab, mesh):
+    """kiali_cr alone: a new client secret in check mode is predicted (dry-run only), then written once; the module's
+    output (result and everything it printed) never holds the old or the new value."""
+    from labkit import run_module
+    ns, new = mesh["ns"], "cs-" + secrets.token_urlsafe(24)
+    args = dict(cluster_name="hub", kubeconfig=lab.kubeconfig("hub"), context="hub", namespace=ns,
+                instance_name=mesh["instance"], auth_strategy="openid",
+                openid=dict(issuer_uri=lab.state["oidc"]["issuer"], client_id="kiali", client_secret=new,
+                            scopes=["openid", "email"], username_claim="sub", disable_rbac=False,
+                            insecure_skip_verify_tls=False))   # as the role sends them: the CR stays as is
+    log = lab.audit("hub")
+    for check, action in ((True, "updated"), (False, "updated"), (False, "unchanged")):
+        mark = log.mark()
+        res, out = run_module("kiali_cr", args, check=check, diff=True)
+        assert res.get("failed") is not True, out[-3000:]
+        assert res["openid_secret"] == {"name": "kiali", "namespace": ns, "key": "oidc-secret", "action": action}
+        assert res["changed"] is (action != "unchanged")
+        for value in (new, mesh["secret"]):
+            assert value not in out and base64.b64encode(value.encode()).decode() not in out
+        writes = [e for e in audit.mutating(log.since(mark), ADMIN) if (e.get("objectRef") or {}).get("namespace") == ns]
+        if check or action == "unchanged":
+            assert all("dryRun=All" in e["requestURI"] for e in writes), writes
+        else:
+            assert [(e["verb"], e["objectRef"]["resource"]) for e in writes] == [("patch", "secrets")], writes
+    stored = client.CoreV1Api(lab.admin("hub")).read_namespaced_secret("kiali", ns).data["oidc-secret"]
+    assert base64.b64decode(stored).decode() == new
