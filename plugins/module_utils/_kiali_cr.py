@@ -105,6 +105,7 @@ def build_cr(params, reconcile=None):
     # Always written, never left to the CRD's default: the CR says what the topology needs, and kialiops relies
     # on no default it cannot see (the Kiali CRD defaults it to false; a CRD without that default would not).
     clustering["ignore_home_cluster"] = params.get("topology") == "external"
+    spec["auth"].update(openid_spec(params))
     if params.get("topology") == "external":
         spec["kubernetes_config"] = {"cluster_name": params["cluster_name"]}
     spec = deep_merge(spec, params.get("spec") or {})
@@ -264,3 +265,32 @@ def kiali_cr(service, params, want_diff=False):
     if want_diff:
         result["diff"] = dict(before=before or {}, after=after or {})
     return result
+
+
+# auth.openid fields of the Kiali CR (CRD kialis.kiali.io, spec.auth.openid) that kialiops sets from options. The client
+# secret is not among them: Kiali reads it from Secret deployment.secret_name, key oidc-secret (see _openid.py).
+OPENID_FIELDS = ("issuer_uri", "client_id", "scopes", "username_claim", "disable_rbac", "api_proxy",
+                 "api_proxy_ca_data", "insecure_skip_verify_tls")
+
+
+def openid_spec(params):
+    """``{"openid": {...}}`` for ``spec.auth`` when the strategy is ``openid``, else ``{}`` (pure).
+
+    Only the fields given are written (None, "" and [] are left to Kiali's defaults; booleans are written as given),
+    so a field the user sets in ``spec`` (kiali_install_cr_spec) still wins by the deep merge. Raises KialiopsError
+    when issuer_uri or client_id is missing: Kiali cannot log anyone in without them.
+    """
+    if params.get("auth_strategy") != "openid":
+        return {}
+    given = params.get("openid") or {}
+    openid = {k: given[k] for k in OPENID_FIELDS if given.get(k) not in (None, "", [])}
+    user_openid = ((params.get("spec") or {}).get("auth") or {}).get("openid") or {}
+    missing = [k for k in ("issuer_uri", "client_id") if k not in openid and not user_openid.get(k)]
+    if missing:
+        raise KialiopsError(params.get("cluster_name"), "auth strategy openid needs %s" % " and ".join(missing),
+                            "Set %s (kiali_install_openid_* or kialiops_openid_* variables). Nothing was written"
+                            % " and ".join("openid.%s" % m for m in missing))
+    if openid.get("issuer_uri") and not str(openid["issuer_uri"]).startswith("https://"):
+        raise KialiopsError(params.get("cluster_name"), "openid issuer_uri %s is not an https URL"
+                            % openid["issuer_uri"], "Give the IdP's https issuer URL. Nothing was written")
+    return {"openid": openid}

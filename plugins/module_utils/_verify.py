@@ -28,6 +28,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._names impor
     REMOTE_SECRET_PREFIX,
     remote_secret_name,
 )
+from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import stored_configuration, verify_openid
 from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secret import (
     CLUSTER_ANNOTATION,
     MULTI_CLUSTER_LABEL,
@@ -610,6 +611,9 @@ def verify_remote(home, params, mask, now=None):
     claims = claims_or_none(parsed["token"]) if parsed.get("token") else None
     kind = token_kind(parsed, claims)
     rows = judge_token(remote, kind, claims, now, params["rotate_after_percent"], params.get("token_mode"), annotated)
+    if params.get("openid_id_token") and parsed.get("server"):
+        # Kiali reaches the remote at the stored kubeconfig's server and CA, with the user's ID token under openid
+        rows.append(verify_openid(remote, stored_configuration(parsed), params, now))
     try:
         result, mismatch = review_stored_credential(home, params, mask)
     except KialiopsError as e:

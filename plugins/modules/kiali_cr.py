@@ -25,6 +25,12 @@ description:
   - The annotation C(kiali.io/reconcile) is a digest of the remote-cluster secrets in O(namespace) (names and data
     fingerprints of the Secrets labelled C(kiali.io/multiCluster=true) and, unless O(secret_mode=single), of
     C(kiali-multi-cluster-secret)), so the CR changes, and the operator reconciles, exactly when that set changes.
+  - With O(auth_strategy=openid), C(spec.auth.openid) from O(openid) (issuer, client id, scopes, username claim,
+    C(disable_rbac), C(api_proxy), C(api_proxy_ca_data), C(insecure_skip_verify_tls)), and with
+    O(openid.client_secret) the Secret Kiali reads the client secret from - C(deployment.secret_name) (default
+    C(kiali)), key C(oidc-secret), mounted by Kiali at C(/kiali-secret) (kiali v2.28.0 C(config/config.go)) - written
+    in O(namespace) right after the CR, in the same run, with server-side apply under the field manager C(kialiops).
+    The client secret is never logged, returned or shown in a diff.
   - A second run with the same arguments and secrets sends no write request.
   - The module's connection is Kiali's B(home) cluster.
 author:
@@ -138,6 +144,48 @@ options:
     type: str
     choices: [per_cluster, single]
     default: per_cluster
+  openid:
+    description:
+      - Kiali's C(openid) auth strategy; used only with O(auth_strategy=openid), which needs O(openid.issuer_uri) and
+        O(openid.client_id) (here or in O(spec)). Empty values are not written (Kiali's defaults apply).
+    type: dict
+    default: {}
+    suboptions:
+      issuer_uri:
+        description: C(auth.openid.issuer_uri), the IdP's https issuer URL.
+        type: str
+      client_id:
+        description: C(auth.openid.client_id); the API servers must accept ID tokens with this audience.
+        type: str
+      client_secret:
+        description:
+          - The OIDC client secret, stored in the Secret C(deployment.secret_name) (default C(kiali)), key
+            C(oidc-secret), in O(namespace). Not written when empty (a public client, or a Secret managed elsewhere).
+          - Never logged, returned or shown in a diff or a GitOps export (unless O(render_secrets=true)).
+        type: str
+      scopes:
+        description: C(auth.openid.scopes) (Kiali's default C(openid), C(profile), C(email)).
+        type: list
+        elements: str
+        default: []
+      username_claim:
+        description: C(auth.openid.username_claim) (Kiali's default C(sub)).
+        type: str
+      disable_rbac:
+        description:
+          - C(auth.openid.disable_rbac); with V(true) Kiali uses its service account, not the user's token, so the API
+            servers need not trust the IdP. Not written when omitted.
+        type: bool
+      api_proxy:
+        description: C(auth.openid.api_proxy), a proxy Kiali sends the user's requests through when the API servers do
+          not trust the IdP (e.g. kube-oidc-proxy).
+        type: str
+      api_proxy_ca_data:
+        description: C(auth.openid.api_proxy_ca_data), the base64 PEM CA of O(openid.api_proxy).
+        type: str
+      insecure_skip_verify_tls:
+        description: C(auth.openid.insecure_skip_verify_tls); Kiali then does not verify the IdP's certificate.
+        type: bool
   spec:
     description: Any Kiali CR C(spec) fields, deep-merged over the built spec (dicts merge, other values replace).
     type: dict
@@ -182,6 +230,18 @@ EXAMPLES = r"""
   kialiops.multicluster.kiali_cr:
     cluster_name: hub
     context: hub-admin
+
+- name: Kiali with openid login; the client secret goes to Secret kiali, key oidc-secret
+  kialiops.multicluster.kiali_cr:
+    cluster_name: hub
+    context: hub-admin
+    auth_strategy: openid
+    openid:
+      issuer_uri: https://idp.example.com/realms/mesh
+      client_id: kiali
+      client_secret: "{{ vault_kiali_oidc_client_secret }}"
+      username_claim: email
+      scopes: [openid, profile, email]
 
 - name: External Kiali on the management cluster, with an explicit cluster list and extra fields
   kialiops.multicluster.kiali_cr:
@@ -228,6 +288,28 @@ cr:
   description: The CR after the run, normalised (in check mode, the server's dry-run answer).
   returned: success
   type: dict
+openid_secret:
+  description: The Secret holding the OIDC client secret (never its value or a fingerprint of it); null when none is
+    written (strategy not V(openid), or no O(openid.client_secret)).
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: Its name (C(deployment.secret_name)).
+      type: str
+      sample: kiali
+    namespace:
+      description: Its namespace.
+      type: str
+      sample: istio-system
+    key:
+      description: The key Kiali reads.
+      type: str
+      sample: oidc-secret
+    action:
+      description: What happened to it (or would have, in check mode).
+      type: str
+      choices: [created, updated, unchanged]
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
@@ -237,6 +319,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import kiali_cr
+from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import ensure_openid_secret
 
 
 def argspec():
@@ -259,6 +342,11 @@ def argspec():
             namespace=dict(type="str", default="istio-system"), url=dict(type="str", required=True))),
         enable_exec_provider=dict(type="bool", default=False),
         secret_mode=dict(type="str", choices=["per_cluster", "single"], default="per_cluster"),
+        openid=dict(type="dict", default={}, options=dict(
+            issuer_uri=dict(type="str"), client_id=dict(type="str"), client_secret=dict(type="str", no_log=True),
+            scopes=dict(type="list", elements="str", default=[]), username_claim=dict(type="str"),
+            disable_rbac=dict(type="bool"), api_proxy=dict(type="str"), api_proxy_ca_data=dict(type="str"),
+            insecure_skip_verify_tls=dict(type="bool"))),
         spec=dict(type="dict", default={}),
         home_cluster=dict(type="str"),
         remote_resources_only=dict(type="bool", default=False),
@@ -270,8 +358,16 @@ def argspec():
 
 def main():
     module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    module.mask((module.params.get("openid") or {}).get("client_secret"))
     try:
-        module.exit_json(**kiali_cr(module.home, module.params, want_diff=module._diff))
+        result = kiali_cr(module.home, module.params, want_diff=module._diff)
+        # The client secret right after the CR (everything was validated by then, so a bad CR writes nothing): the
+        # operator creates Kiali's pod, which mounts the Secret, only when it reconciles the CR, later.
+        # (With create=false and no CR, nothing mounts it: nothing is written.)
+        secret = None if result["action"] == "absent" else ensure_openid_secret(module.home, module.params)
+        result["openid_secret"] = {k: v for k, v in (secret or {}).items() if k != "changed"} or None
+        result["changed"] = result["changed"] or bool(secret and secret["changed"])
+        module.exit_json(**result)
     except KialiopsError as e:
         module.fail_from(e)
 

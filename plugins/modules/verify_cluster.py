@@ -24,6 +24,12 @@ description:
     with Kiali's copy C(acm-observability-certs) on the home, and the CA bundle ConfigMap C(kiali-cabundle) (key
     C(additional-ca-bundle.pem)) with the hub's C(observability-server-ca-certs) and C(observability-client-ca-certs),
     including the expiry of the certificates.
+  - With O(openid_id_token) (a user's ID token from the IdP Kiali's C(openid) strategy uses), O(scope=home) and
+    O(scope=remote) also check that the API server of that cluster trusts the IdP (check C(openid)). A
+    C(SelfSubjectReview) presenting the token (and nothing else) must authenticate as the user, and a 401 is a failing row
+    naming the fix (a JWT authenticator for the issuer on that API server, or C(api_proxy)). The home is reached at the
+    module connection's server and CA, a remote at the server and CA of Kiali's stored kubeconfig (where Kiali sends
+    the user's token). Without a token, O(scope=home) warns when O(auth_strategy=openid).
   - Findings never fail the task when O(fail_on_problem=false), so a play can collect the rows of every cluster and fail
     once at the end (as C(playbooks/verify.yml) does).
 author:
@@ -134,6 +140,21 @@ options:
     description: O(scope=acm) only. A certificate that expires within this many days is a warning.
     type: int
     default: 30
+  openid_id_token:
+    description:
+      - O(scope=home) and O(scope=remote). A user's ID token (a JWT) from the IdP of Kiali's C(openid) strategy, for
+        the C(openid) check. Never logged or returned; decoded locally only for its issuer, audience and expiry.
+    type: str
+  openid_issuer_uri:
+    description: Kiali's C(auth.openid.issuer_uri); a token of another issuer is a failing row.
+    type: str
+  openid_username_claim:
+    description: Kiali's C(auth.openid.username_claim), shown next to the user name the API server reports.
+    type: str
+    default: sub
+  openid_api_proxy:
+    description: Kiali's C(auth.openid.api_proxy), named in the message of a cluster that rejects the token.
+    type: str
   fail_on_problem:
     description:
       - Fail the task when a row has status V(fail) (the message lists them). V(false) returns the rows and never
@@ -168,6 +189,16 @@ EXAMPLES = r"""
     fail_on_problem: false
   register: east_rows
 
+- name: Every API server trusts the IdP of Kiali's openid login (a user's ID token, never logged)
+  kialiops.multicluster.verify_cluster:
+    cluster_name: hub
+    kubeconfig: ~/.kube/hub.kubeconfig
+    scope: home
+    remotes: [east, west]
+    auth_strategy: openid
+    openid_issuer_uri: https://idp.example.com/realms/mesh
+    openid_id_token: "{{ kialiops_openid_verify_id_token }}"
+
 - name: ACM certificate and CA copies on an external Kiali's home against the hub
   kialiops.multicluster.verify_cluster:
     cluster_name: mgmt
@@ -192,7 +223,7 @@ rows:
     check:
       description: >-
         What was checked: V(remote secrets), V(kiali cr), V(credential), V(token), V(reachable), V(authenticates),
-        V(rbac), V(acm client cert), V(acm ca bundle), V(acm).
+        V(rbac), V(acm client cert), V(acm ca bundle), V(acm), V(openid).
       type: str
       sample: authenticates
     status:
@@ -217,6 +248,7 @@ summary:
   sample: {ok: 5, warn: 0, fail: 1}
 """
 
+import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -228,6 +260,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import verify_openid
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._verify import (
     FAIL,
@@ -259,6 +292,10 @@ def argspec():
         rbac=dict(type="dict"),
         hub=remote_spec(required=False),
         expiry_warn_days=dict(type="int", default=30),
+        openid_id_token=dict(type="str", no_log=True),
+        openid_issuer_uri=dict(type="str"),
+        openid_username_claim=dict(type="str", default="sub"),
+        openid_api_proxy=dict(type="str"),
         fail_on_problem=dict(type="bool", default=True),
     )
     return spec
@@ -274,8 +311,11 @@ CONSTRAINTS = dict(
 
 def run(module):
     p = module.params
+    module.mask(p.get("openid_id_token"))
     if p["scope"] == "home":
-        return verify_home(module.home, p)
+        rows = verify_home(module.home, p)
+        openid = verify_openid(module.home.cluster, module.home.client.configuration, p, time.time())
+        return rows + ([openid] if openid else [])
     if p["scope"] == "remote":
         return verify_remote(module.home, p, module.mask)
     if x509 is None:

@@ -93,6 +93,40 @@ def test_token_of_one_cluster_is_refused_by_another(lab, ns):
     assert e.value.status == 401
 
 
+def test_oidc_issuer_trusted_by_some_api_servers_only(lab):
+    """The lab's OIDC issuer serves discovery and JWKS over TLS (its own CA); an ID token it signs authenticates as
+    the user on the clusters that trust it and gets 401 on the others; a token signed with its key but claiming
+    another issuer, or for another audience, is refused everywhere."""
+    import json
+    import ssl
+    from pathlib import Path
+
+    import oidc
+    meta = lab.state["oidc"]
+    ctx = ssl.create_default_context(cafile=meta["ca_file"])
+    code, body = labtool.http_get(meta["issuer"] + "/.well-known/openid-configuration", ctx)
+    assert code == 200 and json.loads(body)["issuer"] == meta["issuer"]
+    code, body = labtool.http_get(json.loads(body)["jwks_uri"], ctx)
+    assert code == 200 and json.loads(body)["keys"][0]["kty"] == "RSA"
+    assert labtool.http_get(meta["issuer"] + "/.well-known/openid-configuration")[0] == 0   # not a public CA
+    trusted = set(meta["trusted_by"])
+    assert trusted == {"hub", "east", "mgmt"} & set(lab.clusters) and "west" not in trusted
+    odir = Path(meta["dir"])
+    token = oidc.mint_token(odir, "alice", groups=["mesh-viewers"])
+    for cluster in lab.clusters:
+        if cluster in trusted:
+            assert whoami(lab.with_token(cluster, token)) == "alice", cluster
+        else:
+            with pytest.raises(ApiException) as e:
+                whoami(lab.with_token(cluster, token))
+            assert e.value.status == 401, cluster
+    for forged in (oidc.mint_token(odir, "mallory", issuer="https://idp.invalid"),
+                   oidc.mint_token(odir, "mallory", audience="not-kiali")):
+        with pytest.raises(ApiException) as e:
+            whoami(lab.with_token("hub", forged))
+        assert e.value.status == 401
+
+
 def test_legacy_token_secret_is_filled_and_revoked(lab, ns):
     admin = lab.admin("hub")
     core = client.CoreV1Api(admin)

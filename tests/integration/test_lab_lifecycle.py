@@ -42,10 +42,14 @@ def test_up_status_down_single_ip(solo):
     assert c["server"] == "https://127.0.0.1:%d" % (16444 + 700) and c["ip"] == "127.0.0.1"
     st = run_lab(["status", "--json"], env=solo)
     assert json.loads(st.stdout)["healthy"]
+    issuer = state["oidc"]
+    assert issuer["issuer"] == "https://127.0.0.1:%d" % (15443 + 700) and issuer["trusted_by"] == []
     t0 = time.time()
     run_lab(["down"], env=solo)
     assert time.time() - t0 < 30
-    assert_all_gone(solo, procs, [c["etcd_client"], c["etcd_peer"], c["apiserver"]])
+    assert_all_gone(solo, procs + list(issuer["procs"].values()),
+                    [c["etcd_client"], c["etcd_peer"], c["apiserver"], issuer["port"]])
+    assert not os.path.exists(os.path.join(issuer["dir"], "signing.key"))          # the IdP's key goes too
     assert (open(os.path.join(solo["LAB_DIR"], "solo", "logs", "apiserver.log")).read())  # logs kept
     assert run_lab(["down"], env=solo).returncode == 0                                 # idempotent
     assert run_lab(["status"], env=solo, check=False).returncode == 1

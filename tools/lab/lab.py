@@ -5,7 +5,9 @@ kube-controller-manager) on loopback, no nodes. Design: docs/lab.md.
 Commands: build | up | status [--json] | down | env
 Environment: LAB_DIR (default <repo>/.lab), LAB_CLUSTERS (default hub,east,west,mgmt),
 LAB_OPENSHIFT (clusters with the OpenShift flavour, default west), LAB_SINGLE_IP=1,
-LAB_PORT_OFFSET (single-IP mode), LAB_SHARED_CRDS (default <repo>/../shared/crds; used when it exists), LAB_TIMEOUT (s, default 240).
+LAB_PORT_OFFSET (single-IP mode), LAB_SHARED_CRDS (default <repo>/../shared/crds; used when it exists), LAB_TIMEOUT (s, default 240),
+LAB_OIDC_TRUST (clusters whose API server trusts the lab's OIDC issuer, default hub,east,mgmt).
+Also: oidc-token <user> prints an ID token of the lab's OIDC issuer (tools/lab/oidc.py) for tests.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import oidc  # noqa: E402  (tools/lab/oidc.py: the lab's OpenID Connect issuer)
+
 REPO = HERE.parent.parent
 FIXTURE_CRDS = REPO / "tests" / "fixtures" / "crds"
 K8S_VERSION = os.environ.get("K8S_VERSION", "v1.36.3")
@@ -85,6 +90,12 @@ def wanted_clusters() -> list[str]:
         if not n.replace("-", "").isalnum() or n != n.lower() or n[0] == "-" or n[-1] == "-" or len(n) > 40:
             die("LAB_CLUSTERS: %r is not a DNS-1123 label" % n)
     return names
+
+
+def oidc_trusting(names: list[str]) -> list[str]:
+    """Clusters whose kube-apiserver trusts the lab's OIDC issuer (JWT authenticator); the others do not."""
+    trust = {c.strip() for c in os.environ.get("LAB_OIDC_TRUST", "hub,east,mgmt").split(",") if c.strip()}
+    return [n for n in names if n in trust]
 
 
 def openshift_clusters() -> set[str]:
@@ -153,6 +164,13 @@ def addresses(names: list[str]) -> dict[str, dict]:
             out[name] = {"ip": "127.0.0.%d" % (10 + i), "etcd_client": 2379, "etcd_peer": 2380,
                          "apiserver": 6443}
     return out
+
+
+def issuer_address() -> tuple[str, int]:
+    """Where the lab's OIDC issuer listens: 127.0.0.1:15443+offset in single-IP mode, else 127.0.0.10:8443."""
+    if os.environ.get("LAB_SINGLE_IP") == "1" or not can_bind("127.0.0.11", 0):
+        return "127.0.0.1", 15443 + int(os.environ.get("LAB_PORT_OFFSET", "0"))
+    return "127.0.0.10", 8443
 
 
 # ---------------------------------------------------------------- PKI
@@ -287,11 +305,12 @@ def spawn(cdir: Path, what: str, argv: list[str], state: dict, name: str) -> Non
     logs.mkdir(exist_ok=True)
     out = open(logs / (what + ".log"), "ab")
     env = dict(os.environ, GOGC=os.environ.get("LAB_GOGC", "50"),
-               GOMEMLIMIT=os.environ.get("LAB_GOMEMLIMIT_" + what.upper(), GO_MEMORY[what]))
+               GOMEMLIMIT=os.environ.get("LAB_GOMEMLIMIT_" + what.upper(), GO_MEMORY.get(what, "64MiB")))
     p = subprocess.Popen(argv, cwd=str(cdir), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          start_new_session=True, env=env)
     out.close()
-    state["clusters"][name]["procs"][what] = {"pid": p.pid, "pgid": p.pid, "start": proc_start_time(p.pid),
+    slot = state["oidc"] if name is None else state["clusters"][name]
+    slot["procs"][what] = {"pid": p.pid, "pgid": p.pid, "start": proc_start_time(p.pid),
                                               "argv0": argv[0], "argv": list(argv)}
     save_state(state)
 
@@ -341,6 +360,7 @@ def down(quiet: bool = False) -> None:
         order = ("kcm", "apiserver", "etcd")
         for what in order:
             _stop([c["procs"][what] for c in state["clusters"].values() if what in c.get("procs", {})])
+        _stop(list((state.get("oidc") or {}).get("procs", {}).values()))
     pids = orphan_pids()
     for pid in pids:
         try:
@@ -365,7 +385,8 @@ def down(quiet: bool = False) -> None:
             if c.is_dir():
                 for sub in ("etcd", "pki"):
                     _rmtree(c / sub)
-                for f in c.glob("*.kubeconfig"):
+                for f in list(c.glob("*.kubeconfig")) + ([f for f in c.iterdir() if f.is_file()]
+                                                         if c.name == "oidc" else []):
                     f.unlink()
         for f in ["state.json", "kubeconfig", "inventory.yml", "inventory-external.yml"] + \
                 [p.name for p in d.glob("*.kubeconfig")]:
@@ -550,9 +571,19 @@ def up() -> None:
             if not can_bind(a["ip"], port):
                 die("%s:%d (cluster %s) is in use by a process this lab did not start; "
                     "stop it or set LAB_SINGLE_IP=1 / another LAB_CLUSTERS" % (a["ip"], port, name))
+    oidc_ip, oidc_port = issuer_address()
+    if not can_bind(oidc_ip, oidc_port):
+        die("%s:%d (the lab's OIDC issuer) is in use by a process this lab did not start; stop it or set "
+            "LAB_PORT_OFFSET" % (oidc_ip, oidc_port))
+    trusting = oidc_trusting(names)
     state = {"version": 1, "k8s": K8S_VERSION, "etcd": ETCD_VERSION, "lab_dir": str(d),
              "shared_crds": str(shared_crds()) if shared_crds() else None,
              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "clusters": {}}
+    # The OIDC issuer first: its files (CA, serving certificate, a new RSA signing key) go into the trusting API
+    # servers' --authentication-config, and it serves before they start, so their JWT authenticators initialise
+    # at once (they retry every 10 s otherwise; /readyz does not wait for the issuer either way).
+    odir = d / "oidc"
+    state["oidc"] = dict(oidc.create(odir, oidc_ip, oidc_port), trusted_by=trusting, procs={})
     for name in names:
         a = addrs[name]
         cdir = d / name
@@ -561,6 +592,13 @@ def up() -> None:
         cdir.mkdir(parents=True, exist_ok=True)
         make_pki(cdir, a["ip"])
         (cdir / "audit-policy.yaml").write_text(AUDIT_POLICY)
+        if name in trusting:
+            (cdir / "authentication-config.yaml").write_text(oidc.authentication_config(odir))
+        else:
+            try:
+                (cdir / "authentication-config.yaml").unlink()
+            except FileNotFoundError:
+                pass
         try:
             (cdir / "audit.log").unlink()
         except FileNotFoundError:
@@ -576,6 +614,7 @@ def up() -> None:
     timeout = float(os.environ.get("LAB_TIMEOUT", "240"))
     deadline = time.time() + timeout
     try:
+        spawn(odir, "oidc", [sys.executable, str(HERE / "oidc.py"), "serve", str(odir)], state, None)
         for name in names:
             a, cdir = addrs[name], d / name
             ec, ep = "http://%s:%d" % (a["ip"], a["etcd_client"]), "http://%s:%d" % (a["ip"], a["etcd_peer"])
@@ -590,9 +629,13 @@ def up() -> None:
             wait_for("etcd of %s" % name, lambda a=a: (
                 '"health":"true"' in http_get("http://%s:%d/health" % (a["ip"], a["etcd_client"]))[1], "probe"),
                 deadline)
+        issuer_ctx = ssl.create_default_context(cafile=state["oidc"]["ca_file"])
+        wait_for("the OIDC issuer", lambda: (http_get(state["oidc"]["issuer"] + "/.well-known/openid-configuration",
+                                                      issuer_ctx)[0] == 200, "discovery"), deadline, 0.1)
         for name in names:
             a, cdir = addrs[name], d / name
             pki = cdir / "pki"
+            authn = ["--authentication-config=authentication-config.yaml"] if name in trusting else []
             spawn(cdir, "apiserver", [
                 str(k8s / "kube-apiserver"),
                 "--etcd-servers=http://%s:%d" % (a["ip"], a["etcd_client"]),
@@ -606,7 +649,7 @@ def up() -> None:
                 "--service-cluster-ip-range=10.0.0.0/24", "--endpoint-reconciler-type=none",
                 "--audit-policy-file=audit-policy.yaml", "--audit-log-path=audit.log",
                 "--audit-log-maxsize=512", "--audit-log-maxbackup=1", "--profiling=false", "--v=1",
-            ] + os.environ.get("LAB_APISERVER_ARGS", "").split(), state, name)
+            ] + authn + os.environ.get("LAB_APISERVER_ARGS", "").split(), state, name)
         for name in names:
             a, pki = addrs[name], d / name / "pki"
             ctx = admin_ssl(pki)
@@ -718,6 +761,12 @@ def status() -> dict:
                                  "version": version, "rss_mib": rss, "pss_mib": pss, "openshift": c["openshift"],
                                  "kubeconfig": c["kubeconfig"], "healthy": ok}
         out["healthy"] = out["healthy"] and ok
+    issuer = state.get("oidc") or {}
+    up_ = bool(issuer.get("procs")) and all(alive(p) for p in issuer["procs"].values())
+    ready = up_ and http_get(issuer["issuer"] + "/.well-known/openid-configuration",
+                             ssl.create_default_context(cafile=issuer["ca_file"]))[0] == 200
+    out["oidc"] = {"issuer": issuer.get("issuer"), "trusted_by": issuer.get("trusted_by", []), "ready": ready}
+    out["healthy"] = out["healthy"] and ready
     return out
 
 
@@ -730,6 +779,10 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--json", action="store_true")
     sub.add_parser("down", help="stop everything this lab started; keep logs/")
     sub.add_parser("env", help="print shell exports for the lab (KUBECONFIG, NO_PROXY)")
+    tok = sub.add_parser("oidc-token", help="print an ID token of the lab's OIDC issuer for a user (tests only)")
+    tok.add_argument("user")
+    tok.add_argument("--audience", default=oidc.AUDIENCE)
+    tok.add_argument("--ttl", type=int, default=600)
     for action in ("stop", "start"):
         one = sub.add_parser(action + "-apiserver", help="%s one cluster's kube-apiserver (fault tests)" % action)
         one.add_argument("cluster")
@@ -743,6 +796,9 @@ def main(argv: list[str] | None = None) -> int:
             up()
         elif args.cmd == "down":
             down()
+        elif args.cmd == "oidc-token":
+            state = load_state() or die("no lab running in %s" % lab_dir())
+            print(oidc.mint_token(Path(state["oidc"]["dir"]), args.user, args.audience, args.ttl))
         elif args.cmd in ("stop-apiserver", "start-apiserver"):
             apiserver(args.cluster, args.cmd.split("-")[0])
         elif args.cmd == "env":
@@ -762,6 +818,10 @@ def main(argv: list[str] | None = None) -> int:
                         name, c["server"], c["version"] or "-", "ready" if c["ready"] else "NOT READY",
                         c["rss_mib"], c["pss_mib"], " ".join("%s=%s" % (w, "up" if a else "DOWN") for w, a in c["processes"].items()),
                         "  (openshift)" if c["openshift"] else ""))
+                if s.get("oidc"):
+                    print("%-10s %-26s %-9s %-9s trusted by %s" % (
+                        "oidc", s["oidc"]["issuer"], "-", "ready" if s["oidc"]["ready"] else "NOT READY",
+                        ",".join(s["oidc"]["trusted_by"]) or "no cluster"))
             return 0 if s["healthy"] else 1
     except LabError as e:
         print("lab: %s" % e, file=sys.stderr)
