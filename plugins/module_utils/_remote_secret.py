@@ -647,7 +647,9 @@ class Work:
             ca_source=ca_src,
             would_mint=would_mint,
             kiali_cr_requires=[EXEC_REQUIREMENT] if self.mode == "exec" else [],
-            token=dict(mode=self.mode, expires=values.get("expires"), issued=values.get("issued"),
+            # a token that check mode only predicts has no expiry nor issue time to show (nothing was minted)
+            token=dict(mode=self.mode, expires=None if would_mint else values.get("expires"),
+                       issued=None if would_mint else values.get("issued"), ttl=values.get("ttl"),
                        minted=minted, rotated=bool(minted and stored and stored.get("token")), reason=reason,
                        fingerprint=fingerprint(real_token) if real_token else None),
         )

@@ -540,8 +540,36 @@ def judge_ca_bundle(hub, home, namespace, configmap, server_ca, client_ca, now, 
 
 # --- what the module runs: read, then judge ----------------------------------------------------------------
 
-def verify_home(home, params):
-    """Rows of the home scope: remote secrets vs the inventory, the Kiali CR vs the secrets."""
+def would_store(cluster, result):
+    """In check mode, the row that replaces the checks of a credential this run would store anew (``result``: the
+    remote_secret module's result for ``cluster`` in this run, holding no credential); None when it would not."""
+    if not (result or {}).get("changed"):
+        return None
+    token = result.get("token") or {}
+    ttl = token.get("ttl")
+    what = "mint a %s token%s and store" % (token.get("mode") or "new", " valid %d days" % (ttl // 86400)
+                                             if ttl and ttl >= 86400 else "") if result.get("would_mint") else "store"
+    where = (result.get("secret") or {}).get("name") or "its remote-cluster secret"
+    return row(cluster, "credential", OK, "would %s its kubeconfig in %s (check mode: nothing was minted or written, "
+               "so the stored credential is verified by the real run)" % (what, where))
+
+
+def _predicted_rows(rows, predicted):
+    """Check mode: the failing rows that only say what this run would have written become ok rows saying "would"."""
+    stored = {c for c, r in predicted.items() if c != "kiali_cr" and isinstance(r, dict) and r.get("changed")}
+    out = []
+    for r in rows:
+        if r["status"] == FAIL and r["check"] == "remote secrets" and r["cluster"] in stored and \
+                r["message"].startswith("missing:"):
+            r = row(r["cluster"], r["check"], OK, "would be stored by this run (check mode: nothing was written)")
+        out.append(r)
+    return out
+
+
+def verify_home(home, params, predicted=None):
+    """Rows of the home scope: remote secrets vs the inventory, the Kiali CR vs the secrets. ``predicted`` (check
+    mode): what this run would have written (see the verify_cluster module's option)."""
+    predicted = predicted or {}
     namespace, name = params["namespace"], home.cluster
     remotes = list(params.get("remotes") or [])
     cr_name = params.get("cr_name") or params["instance_name"]
@@ -552,6 +580,7 @@ def verify_home(home, params):
     entries = [secret_entry(s) for s in secrets]
     del secrets  # values are not needed (nor kept) past this point
     rows, held = judge_secrets(name, namespace, entries, remotes, params.get("secret_modes"))
+    rows = _predicted_rows(rows, predicted)
     try:
         if KIALI_API_VERSION not in home.api_groups():
             rows.append(row(name, "kiali cr", FAIL, "%s does not serve kind Kiali (%s): the Kiali CRD is missing"
@@ -561,6 +590,10 @@ def verify_home(home, params):
         cr = home.get(KIALI_API_VERSION, "Kiali", cr_name, namespace)
     except KialiopsError as e:
         rows.append(error_row(name, "kiali cr", e))
+        return rows
+    if cr is None and predicted.get("kiali_cr") == "created":
+        rows.append(row(name, "kiali cr", OK, "Kiali CR %s/%s would be created by this run (check mode: nothing was "
+                        "written)" % (namespace, cr_name)))
         return rows
     rows.extend(judge_kiali_cr(name, namespace, cr_name, cr, params.get("topology") or "co-located", entries, held,
                                remotes))

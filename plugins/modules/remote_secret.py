@@ -311,8 +311,13 @@ token:
       description: O(token_mode).
       type: str
       sample: bound
+    ttl:
+      description: The lifetime asked for a bound token, in seconds; V(null) for legacy and exec.
+      type: int
+      sample: 7776000
     expires:
-      description: Expiry (RFC 3339, UTC) of a bound token; V(null) for legacy and exec.
+      description: Expiry (RFC 3339, UTC) of a bound token; V(null) for legacy and exec, and for a token check mode
+        only predicts (RV(would_mint)).
       type: str
       sample: "2026-11-23T10:00:00Z"
     issued:

@@ -155,6 +155,19 @@ options:
   openid_api_proxy:
     description: Kiali's C(auth.openid.api_proxy), named in the message of a cluster that rejects the token.
     type: str
+  predicted:
+    description:
+      - Check mode only (ignored otherwise); what this run would have written, so that a preview reports it instead
+        of failing on what was never applied. A mapping of remote cluster name to the result of
+        M(kialiops.multicluster.remote_secret) for it in this run (only RV(kialiops.multicluster.remote_secret#module:changed),
+        RV(kialiops.multicluster.remote_secret#module:would_mint), C(secret) and C(token.mode)/C(token.ttl) are read;
+        it holds no credential), and C(kiali_cr) the RV(kialiops.multicluster.kiali_cr#module:action) of the Kiali CR.
+      - O(scope=remote) - when the credential of O(remote_cluster) would be stored anew, one row C(credential)
+        "would mint ..." (status V(ok)) replaces the checks of the stored credential, which does not exist yet.
+      - O(scope=home) - a missing remote secret that would be stored, and a missing Kiali CR that would be created,
+        are V(ok) rows that say "would".
+    type: dict
+    default: {}
   fail_on_problem:
     description:
       - Fail the task when a row has status V(fail) (the message lists them). V(false) returns the rows and never
@@ -269,6 +282,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._verify impo
     verify_acm,
     verify_home,
     verify_remote,
+    would_store,
     x509,
 )
 
@@ -296,6 +310,7 @@ def argspec():
         openid_issuer_uri=dict(type="str"),
         openid_username_claim=dict(type="str", default="sub"),
         openid_api_proxy=dict(type="str"),
+        predicted=dict(type="dict", default={}, no_log=False),
         fail_on_problem=dict(type="bool", default=True),
     )
     return spec
@@ -312,12 +327,14 @@ CONSTRAINTS = dict(
 def run(module):
     p = module.params
     module.mask(p.get("openid_id_token"))
+    predicted = p["predicted"] if module.check_mode else {}
     if p["scope"] == "home":
-        rows = verify_home(module.home, p)
+        rows = verify_home(module.home, p, predicted)
         openid = verify_openid(module.home.cluster, module.home.client.configuration, p, time.time())
         return rows + ([openid] if openid else [])
     if p["scope"] == "remote":
-        return verify_remote(module.home, p, module.mask)
+        would = would_store(p["remote_cluster"], predicted.get(p["remote_cluster"]))
+        return [would] if would else verify_remote(module.home, p, module.mask)
     if x509 is None:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=traceback.format_exc())
     try:

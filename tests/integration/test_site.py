@@ -11,7 +11,7 @@ import yaml
 
 from kubernetes import client
 
-from labkit import REPO, ansible_playbook, unique
+from labkit import REPO, ansible_playbook, audit, unique
 
 
 def line(stdout, name):
@@ -129,7 +129,8 @@ def test_no_key_material_in_output_at_vvvv(lab):
 
 def test_a_fourth_cluster_is_one_line_of_inventory(lab, tmp_path):
     """The README's promise: add `mgmt:` under spoke.hosts of the lab inventory (its connection is already there,
-    in lab_spare) and site.yml onboards it; remove_cluster.yml takes it out again."""
+    in lab_spare) and site.yml onboards it; remove_cluster.yml takes it out again. Before that, `site.yml --check
+    --diff` previews it: exit 0, no persisted write, "would" where a real run writes."""
     text = (lab.dir / "inventory.yml").read_text()
     marker = "    spoke:\n      hosts:\n"
     assert marker in text
@@ -137,6 +138,20 @@ def test_a_fourth_cluster_is_one_line_of_inventory(lab, tmp_path):
     inv.write_text(text.replace(marker, marker + "        mgmt:\n", 1))        # the one line
     hub = client.CoreV1Api(lab.admin("hub"))
     try:
+        # the preview a careful user runs first: exit 0, nothing persisted anywhere, and it says "would"
+        marks = lab.marks()
+        r = ansible_playbook(inv, "--check", "--diff")
+        assert r.returncode == 0, r.stdout[-5000:]
+        assert "would mint bound (90 d)" in line(r.stdout, "mgmt") and "until" not in line(r.stdout, "mgmt")
+        table = r.stdout.split("kialiops verify:")[-1].split("\n\n")[0]
+        rows = [ln for ln in table.splitlines() if ln.strip().startswith("mgmt ")]
+        assert rows and all(" OK " in ln for ln in rows) and any("would mint a bound token valid 90 days" in ln
+                                                                   for ln in rows), rows
+        assert any("would be stored by this run" in ln for ln in rows), rows
+        for c in lab.clusters:
+            real = [e for e in audit.mutating(lab.audit(c).since(marks[c], settle=0.5))
+                    if "dryRun=All" not in e.get("requestURI", "")]
+            assert real == [], (c, real[:3])
         r = ansible_playbook(inv)
         assert r.returncode == 0, r.stdout[-5000:]
         assert "bound until 20" in line(r.stdout, "mgmt") and verified(r.stdout, "mgmt")

@@ -486,3 +486,25 @@ def test_verify_acm_masks_keys_and_judges_both_copies():
     hub.fail = KialiopsError("hub", "cannot connect", "check it")
     assert statuses(v.verify_acm(home, hub, dict(namespace=NS, expiry_warn_days=30), collector(masked), now=NOW)) == [
         ("hub", "fail")]
+
+
+PREDICTED = {"changed": True, "would_mint": True, "secret": {"name": "kiali-remote-cluster-secret-east"},
+             "token": {"mode": "bound", "ttl": 7776000, "expires": None}}
+
+
+def test_a_credential_check_mode_would_store_is_a_would_row():
+    r = v.would_store("east", PREDICTED)
+    assert (r["cluster"], r["check"], r["status"]) == ("east", "credential", "ok")
+    assert r["message"].startswith("would mint a bound token valid 90 days and store its kubeconfig in "
+                                    "kiali-remote-cluster-secret-east (check mode")
+    assert "store its kubeconfig" in v.would_store("east", dict(PREDICTED, would_mint=False))["message"]
+    assert v.would_store("east", dict(PREDICTED, changed=False)) is None and v.would_store("east", None) is None
+
+
+def test_check_mode_turns_only_the_missing_secret_of_a_predicted_cluster_into_would():
+    es = entries()
+    rows, held = v.judge_secrets("hub", NS, es, ["east", "west"])
+    assert statuses(rows) == [("east", "fail"), ("west", "fail")]
+    out = v._predicted_rows(rows, {"east": PREDICTED, "west": {"changed": False}, "kiali_cr": "created"})
+    assert statuses(out) == [("east", "ok"), ("west", "fail")]
+    assert out[0]["message"].startswith("would be stored by this run")
