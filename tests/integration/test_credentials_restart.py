@@ -143,7 +143,7 @@ def test_forced_rotation_restarts_once_and_the_old_legacy_token_goes_only_after(
     old = mesh.token_secrets()
     marks = mesh.marks()
     mesh.play("rotate_tokens.yml", "-e", "remote_prepare_force_rotate=true")
-    ev, _ = assert_once(mesh, marks, before)
+    ev = assert_once(mesh, marks, before)[0]
     new = mesh.token_secrets()
     assert list(new) == [mesh.inst + "-kialiops-token-b"] and set(old) == {mesh.inst + "-kialiops-token"}
     assert mesh.stored_token("east") == new[mesh.inst + "-kialiops-token-b"]
