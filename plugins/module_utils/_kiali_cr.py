@@ -43,6 +43,17 @@ API_VERSION = "kiali.io/v1alpha1"
 KIND = "Kiali"
 CRD = "kialis.kiali.io"
 RECONCILE_KEY = "kiali.io/reconcile"
+# Kiali builds its service-account client for each remote once, at start (kiali v2.28.0
+# kubernetes/client_factory.go, NewClientFactory, reading /kiali-remote-cluster-secrets/<secret>/<key>): a new token
+# in a Secret that keeps its name is used only after a restart. The operator renders spec.deployment.pod_annotations
+# into the pod template (kiali-operator v2.28.0 roles/default/kiali-deploy/templates/*/deployment.yaml, lines 40-41),
+# so a new value of this entry is one rolling restart. kiali.io/reconcile only makes the operator reconcile (it mounts
+# added secrets, unmounts removed ones) and does not restart Kiali for new contents of a secret that stays.
+RESTART_KEY = "kialiops.io/credentials-digest"
+# The Kiali CRD (deployment.pod_annotations): "By default, the following annotation is applied: proxy.istio.io/config:
+# '{ "holdApplicationUntilProxyStarts": true }'. If you define your own pod_annotations, they will overwrite this
+# default." Writing our entry must not drop it, unless pod_annotations are the user's own.
+DEFAULT_POD_ANNOTATIONS = {"proxy.istio.io/config": '{ "holdApplicationUntilProxyStarts": true }'}
 # Digest of the spec we send: when we stop sending a field the digest changes, so ensure() applies and
 # server-side apply removes the field we no longer own.
 APPLIED_KEY = "kialiops.io/spec-digest"
@@ -71,8 +82,11 @@ def _clean(items, keys):
     return [{k: item[k] for k in keys if item.get(k) not in (None, "")} for item in items or []]
 
 
-def build_cr(params, reconcile=None):
-    """The Kiali CR kialiops wants, from the module's parameters (pure)."""
+def build_cr(params, reconcile=None, restart=None, others_pod_annotations=False):
+    """The Kiali CR kialiops wants, from the module's parameters (pure).
+
+    ``restart``: the credentials digest written to ``spec.deployment.pod_annotations`` (see pod_annotations()).
+    """
     instance = params["instance_name"]
     namespace = params["namespace"]
     home = params.get("home_cluster") or params["cluster_name"]
@@ -108,6 +122,8 @@ def build_cr(params, reconcile=None):
     spec["auth"].update(openid_spec(params))
     if params.get("topology") == "external":
         spec["kubernetes_config"] = {"cluster_name": params["cluster_name"]}
+    if restart:
+        spec["deployment"]["pod_annotations"] = pod_annotations(params.get("spec"), restart, others_pod_annotations)
     spec = deep_merge(spec, params.get("spec") or {})
     annotations = {APPLIED_KEY: spec_digest(spec)}
     if reconcile:
@@ -131,12 +147,42 @@ def secret_digest(secret):
     return fingerprint(json.dumps({k: fingerprint(v or "") for k, v in sorted(data.items())}, sort_keys=True))
 
 
-def reconcile_value(secrets):
-    """Same secrets (names and data) -> same value -> no reconcile; 16 hex digits of sha256."""
+def reconcile_value(secrets, predicted=None):
+    """Same secrets (names and data) -> same value -> no reconcile; 16 hex digits of sha256.
+
+    ``predicted``: ``{secret name: secret_digest()}`` of what this run would store (check mode), replacing or adding
+    to the live secrets, so that ``--check`` reports the change the real run makes.
+    """
+    digests = {s["metadata"]["name"]: secret_digest(s) for s in secrets}
+    digests.update(predicted or {})
     h = hashlib.sha256()
-    for s in sorted(secrets, key=lambda s: s["metadata"]["name"]):
-        h.update(s["metadata"]["name"].encode() + b"\0" + secret_digest(s).encode() + b"\n")
+    for name, digest in sorted(digests.items()):
+        h.update(name.encode() + b"\0" + digest.encode() + b"\n")
     return h.hexdigest()[:16]
+
+
+def pod_annotations(user_spec, digest, others=False):
+    """``spec.deployment.pod_annotations`` kialiops sends: its credentials digest under RESTART_KEY, plus the
+    operator's default annotation (DEFAULT_POD_ANNOTATIONS) which any pod_annotations would otherwise overwrite
+    (Kiali CRD, deployment.pod_annotations) - unless the user defines pod_annotations (``user_spec``, the module's
+    ``spec`` option, or ``others``: another field manager set entries on the live CR); the user's entries win."""
+    user = ((user_spec or {}).get("deployment") or {})
+    out = {} if ("pod_annotations" in user or others) else dict(DEFAULT_POD_ANNOTATIONS)
+    out[RESTART_KEY] = digest
+    out.update(user.get("pod_annotations") or {})
+    return out
+
+
+def foreign_pod_annotations(live):
+    """Whether the live CR has pod_annotations entries that another field manager than ``kialiops`` owns."""
+    for entry in ((live or {}).get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER:
+            continue
+        fields = ((((entry.get("fieldsV1") or {}).get("f:spec") or {}).get("f:deployment") or {})
+                  .get("f:pod_annotations") or {})
+        if any(k.startswith("f:") for k in fields):
+            return True
+    return False
 
 
 def immutable_changes(live, desired):
@@ -215,6 +261,21 @@ def _kind_served(service):
     return API_VERSION in service.api_groups()
 
 
+def _digests(service, params):
+    """``(secret names covered, kiali.io/reconcile value, credentials digest or None)`` on Kiali's home."""
+    if params.get("remote_resources_only"):
+        return [], None, None  # a remote-resources-only CR mounts no secrets: nothing to nudge or restart
+    ignore = set(params.get("ignore_secrets") or ())
+    secrets = _remote_secrets(service, params["namespace"], params["secret_mode"], ignore=ignore)
+    # In check mode nothing was stored: what remote_secret said it would store stands in for the live data.
+    predicted = {k: v for k, v in (params.get("secret_digests") or {}).items()
+                 if k not in ignore and (k != SINGLE_SECRET or params["secret_mode"] != "single")
+                 } if service.check_mode else {}
+    digest = reconcile_value(secrets, predicted)
+    covered = sorted(set(s["metadata"]["name"] for s in secrets) | set(predicted))
+    return covered, digest, digest if params.get("restart_on_change", True) else None
+
+
 def kiali_cr(service, params, want_diff=False):
     """Validate, ask, write the Kiali CR on ``service`` (Kiali's home). Returns the module result."""
     cluster = service.cluster
@@ -222,27 +283,30 @@ def kiali_cr(service, params, want_diff=False):
     if strategy == "openshift" or impersonation:
         platform = params["platform"] if params["platform"] != "auto" else service.platform()
         check_auth(cluster, strategy, impersonation, platform)
+    if not _kind_served(service) and not params.get("create", True):
+        # Kiali without its operator (helm) has no CR to tell: report the digest to set (README, Rotation sequence).
+        covered, digest, restart = _digests(service, params)
+        return dict(changed=False, name=params.get("name") or params["instance_name"], namespace=params["namespace"],
+                    reconcile=digest, credentials_digest=restart, action="absent", secrets=covered, cr=None)
     if not _kind_served(service):
         raise KialiopsError(cluster, "cluster %s does not serve kind %s in %s (CustomResourceDefinition %s is "
                             "missing)" % (cluster, KIND, API_VERSION, CRD),
                             "install the Kiali operator first (it brings the CRD %s) on cluster %s, then re-run. "
                             "Nothing was written" % (CRD, cluster), status=404)
     namespace = params["namespace"]
-    # A remote-resources-only CR mounts no secrets: nothing to nudge.
-    secrets = [] if params.get("remote_resources_only") else _remote_secrets(
-        service, namespace, params["secret_mode"], ignore=set(params.get("ignore_secrets") or ()))
+    covered, digest, restart = _digests(service, params)
     if strategy in HOME_ONLY and not params.get("remote_resources_only"):
         # token and header show the home cluster only (see _auth.py): refused while Kiali has remotes
-        check_home_only(cluster, strategy, _stored_clusters(service, namespace, secrets, params),
+        stored = _remote_secrets(service, namespace, params["secret_mode"])
+        check_home_only(cluster, strategy, _stored_clusters(service, namespace, stored, params),
                         params.get("allow_home_only"))
-    digest = None if params.get("remote_resources_only") else reconcile_value(secrets)
-    desired = build_cr(params, reconcile=digest)
-    name = desired["metadata"]["name"]
+    name = params.get("name") or params["instance_name"]
     live = service.get(API_VERSION, KIND, name, namespace=namespace)
+    desired = build_cr(params, reconcile=digest, restart=restart, others_pod_annotations=foreign_pod_annotations(live))
     if live is None and not params.get("create", True):
-        # Only updates were asked for (cluster removal): no Kiali CR, nothing to reconcile.
-        return dict(changed=False, name=name, namespace=namespace, reconcile=digest, action="absent",
-                    secrets=sorted(s["metadata"]["name"] for s in secrets), cr=None)
+        # Only updates were asked for (cluster removal, prepare, rotation): no Kiali CR, nothing to reconcile.
+        return dict(changed=False, name=name, namespace=namespace, reconcile=digest, credentials_digest=restart,
+                    action="absent", secrets=covered, cr=None)
     changes = immutable_changes(live, desired)
     if changes:
         raise KialiopsError(
@@ -259,9 +323,9 @@ def kiali_cr(service, params, want_diff=False):
         _dry_run_strict(service, resource, desired)
         before, after = service.ensure(desired)
     changed = before != after
-    result = dict(changed=changed, name=name, namespace=namespace, reconcile=digest,
+    result = dict(changed=changed, name=name, namespace=namespace, reconcile=digest, credentials_digest=restart,
                   action="unchanged" if not changed else ("created" if before is None else "updated"),
-                  secrets=sorted(s["metadata"]["name"] for s in secrets), cr=after)
+                  secrets=covered, cr=after)
     if want_diff:
         result["diff"] = dict(before=before or {}, after=after or {})
     return result

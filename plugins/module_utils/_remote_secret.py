@@ -42,6 +42,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     describe_object,
     from_api_exception,
 )
+from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import secret_digest
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import (
     CA_INSECURE,
     build_kubeconfig,
@@ -72,7 +73,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._token impor
     claims_or_none,
     decide,
     legacy_secret,
-    legacy_secret_name,
+    legacy_secret_names,
     request_token,
     secret_token,
     subject,
@@ -219,6 +220,7 @@ class Work:
         self.live = {}
         self.sa = None
         self.sa_pending = False
+        self.superseded = []
 
     # --- bookkeeping --------------------------------------------------------------------------------------
     def mask(self, *values):
@@ -447,19 +449,11 @@ class Work:
                     describe_object("Secret", live["metadata"]["name"], self.namespace))
 
     # --- credential ---------------------------------------------------------------------------------------
-    def legacy_token(self):
-        """Ensure the legacy token Secret on the remote; ``(token or None, secret or None, created)``."""
+    def _token_secret(self, name):
+        """The live legacy token Secret ``name`` of Kiali's service account on the remote, checked, or None."""
         p = self.params
-        if self.sa_pending:
-            return None, None, True   # check mode, service account not created yet: nothing to read or dry-run
-        remote = self.module.remote
         sa_ns, sa = p["service_account_namespace"], p["service_account"]
-        name = legacy_secret_name(sa)
-        sa_labels = (self.sa.get("metadata") or {}).get("labels") or {}
-        labels = {k: sa_labels[k] for k in list(KIALI_LABELS) + [INSTANCE_KEY] if k in sa_labels}
-        labels.update(owned_labels(self.label_home))
-        desired = legacy_secret(sa_ns, sa, labels)
-        live = remote.get("v1", "Secret", name, sa_ns)
+        live = self.module.remote.get("v1", "Secret", name, sa_ns)
         if live is not None:
             annotations = (live.get("metadata") or {}).get("annotations") or {}
             if live.get("type") != LEGACY_TYPE or annotations.get(SA_NAME_ANNOTATION) != sa:
@@ -467,25 +461,83 @@ class Work:
                     self.cluster, "it exists but is not a service-account token Secret of %s" % sa,
                     "Delete or rename it; kialiops uses this name for the legacy token of %s" % sa,
                     describe_object("Secret", name, sa_ns))
-            token = secret_token(live, self.mask)
-            if p["force_rotate"] and token:
-                # Deleting the Secret revokes its token; the token controller fills the new one.
-                before = remote.delete("v1", "Secret", name, sa_ns)
-                self.record(self.cluster, desired, before, None)
-                live = None
+        return live
+
+    def legacy_token(self, stored_token=None):
+        """Ensure the legacy token Secret on the remote; ``(token or None, secret or None, created)``.
+
+        Two names alternate (legacy_secret_names()): a rotation creates the other one and leaves the Secret whose
+        token Kiali runs with in place, in ``self.superseded``. It is deleted only after the new credential is
+        stored and Kiali told (legacy_cleanup=defer, then state=superseded_absent after the Kiali CR carries the
+        new credentials digest), because deleting a token Secret revokes its token at once and a running Kiali
+        keeps the token it read at start (kiali v2.28.0 kubernetes/client_factory.go, NewClientFactory).
+        """
+        p = self.params
+        self.superseded = []
+        if self.sa_pending:
+            return None, None, True   # check mode, service account not created yet: nothing to read or dry-run
+        remote = self.module.remote
+        sa_ns, sa = p["service_account_namespace"], p["service_account"]
+        names = legacy_secret_names(sa)
+        lives = {n: self._token_secret(n) for n in names}
+        tokens = {n: secret_token(lives[n], self.mask) for n in names}
+        current = next((n for n in names if tokens[n] and tokens[n] == stored_token), None)
+        if current is None:
+            current = next((n for n in names if tokens[n]), next((n for n in names if lives[n]), names[0]))
+        target = current
+        if p["force_rotate"] and tokens[current]:
+            target = next(n for n in names if n != current)
+            if lives[target] is not None:
+                # Left by an interrupted rotation and never stored for Kiali: start it afresh.
+                before = remote.delete("v1", "Secret", target, sa_ns)
+                self.record(self.cluster, lives[target], before, None)
+                lives[target], tokens[target] = None, None
+        self.superseded = [n for n in names if n != target and lives[n] is not None]
+        sa_labels = (self.sa.get("metadata") or {}).get("labels") or {}
+        labels = {k: sa_labels[k] for k in list(KIALI_LABELS) + [INSTANCE_KEY] if k in sa_labels}
+        labels.update(owned_labels(self.label_home))
+        desired = legacy_secret(sa_ns, sa, labels)
+        desired["metadata"]["name"] = target
+        live = lives[target]
         created = live is None
         remote.render(desired)
         if live is None or not contains(live, desired):
             before, after = remote.apply(desired)
             self.record(self.cluster, desired, before if live is not None else None, after)
-        if live is not None:
-            token = secret_token(live, self.mask)
-            if token:
-                return token, live, created
+        if live is not None and tokens[target]:
+            return tokens[target], live, created
         if self.check_mode:
             return None, None, created
-        token, live = wait_legacy_token(remote, sa_ns, name, p["legacy_timeout"], self.mask)
+        token, live = wait_legacy_token(remote, sa_ns, target, p["legacy_timeout"], self.mask)
         return token, live, True
+
+    def remove_superseded(self, names, stored_token):
+        """Delete the superseded legacy token Secrets ``names`` on the remote (never the one ``stored_token`` is
+        from, never one kialiops did not create). Returns the names deleted (or, in check mode, to delete)."""
+        p = self.params
+        remote = self.module.remote
+        sa_ns = p["service_account_namespace"]
+        allowed = set(legacy_secret_names(p["service_account"]))
+        removed = []
+        for name in names:
+            if name not in allowed:
+                self.warn("cluster %s: %s is not a legacy token Secret name of %s; left alone" % (
+                    self.cluster, describe_object("Secret", name, sa_ns), p["service_account"]))
+                continue
+            live = self._token_secret(name)
+            if live is None:
+                continue
+            if not is_owned(live, self.label_home):
+                self.warn("cluster %s: %s was not created by kialiops for home %s; left alone" % (
+                    self.cluster, describe_object("Secret", name, sa_ns), self.label_home))
+                continue
+            token = secret_token(live, self.mask)
+            if token and token == stored_token and not self.check_mode:
+                continue  # the credential Kiali is told to use: never revoke it
+            before = remote.delete("v1", "Secret", name, sa_ns)
+            self.record(self.cluster, live, before, None)
+            removed.append(name)
+        return removed
 
     # --- write --------------------------------------------------------------------------------------------
     def apply(self, obj, field_manager="kialiops"):
@@ -607,7 +659,7 @@ class Work:
         minted = would_mint = False
         values = dict(mode=self.mode)
         if self.mode == "legacy":
-            token, token_secret, created = self.legacy_token()
+            token, token_secret, created = self.legacy_token((stored or {}).get("token"))
             want["legacy_token"] = token
             reuse, reason = decide(stored, want, now, p["rotate_after_percent"], p["force_rotate"])
             minted = bool(created and token)
@@ -639,8 +691,15 @@ class Work:
         self.remove(other)
         key = remote_secret_name(self.cluster) if self.form == PER_CLUSTER else SINGLE_NAME
         real_token = token if token != PLACEHOLDER_TOKEN else None
+        superseded = list(self.superseded)
+        if superseded and p.get("legacy_cleanup", "now") == "now":
+            # Only now that the new credential is stored (check mode: would be).
+            self.remove_superseded(superseded, real_token)
+            superseded = []
         return dict(
             changed=self.changed or minted or would_mint,
+            stored_digest=self.stored_digest(encoded),
+            superseded_token_secrets=superseded,
             secret=dict(name=key, namespace=self.namespace, key=self.cluster),
             secret_mode=self.form,
             server=server,
@@ -653,6 +712,26 @@ class Work:
                        minted=minted, rotated=bool(minted and stored and stored.get("token")), reason=reason,
                        fingerprint=fingerprint(real_token) if real_token else None),
         )
+
+    def stored_digest(self, encoded):
+        """secret_digest() of the Secret Kiali mounts after this run's write (in check mode: would mount)."""
+        data = dict(((self.live[self.form] or {}).get("data") or {}), **{self.cluster: encoded})
+        return secret_digest({"data": data})
+
+    def superseded_absent(self):
+        """state=superseded_absent: delete the superseded legacy token Secrets, once Kiali was told."""
+        self.read_home()
+        stored = self.stored(self.form) or self.stored(PER_CLUSTER if self.form == SINGLE else SINGLE)
+        stored_token = (stored or {}).get("token")
+        names = self.params.get("superseded") or []
+        if names and not stored_token and not self.check_mode:
+            raise KialiopsError(self.home_name, "no stored credential for cluster %s, so the legacy token Secrets "
+                                "%s may be the only ones Kiali has" % (self.cluster, ", ".join(names)),
+                                "Store the credential first (state=present); nothing was deleted")
+        removed = self.remove_superseded(names, stored_token)
+        return dict(changed=self.changed, removed_token_secrets=removed, would_mint=False,
+                    secret=dict(name=remote_secret_name(self.cluster) if self.form == PER_CLUSTER else SINGLE_NAME,
+                                namespace=self.namespace, key=self.cluster), secret_mode=self.form)
 
     def _check_lifetime(self, claims):
         granted = (claims.get("exp") or 0) - (claims.get("iat") or 0)
@@ -717,7 +796,11 @@ def ensure_remote_secret(module):
     """The module's result; raises KialiopsError (nothing written when it fails in validation)."""
     work = Work(module)
     work.check_options()
-    result = work.present() if module.params["state"] == "present" else work.absent()
+    state = module.params["state"]
+    if state == "superseded_absent" and work.mode != "legacy":
+        raise KialiopsError(work.cluster, "state=superseded_absent removes legacy token Secrets, and token_mode is %s"
+                            % work.mode, "Use it with token_mode=legacy")
+    result = dict(present=work.present, absent=work.absent, superseded_absent=work.superseded_absent)[state]()
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = work.diff()
     return result

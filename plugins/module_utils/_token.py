@@ -65,6 +65,12 @@ def legacy_secret_name(service_account):
     return service_account + LEGACY_SUFFIX
 
 
+def legacy_secret_names(service_account):
+    """The two names kialiops alternates between for legacy token Secrets: a rotation creates the other one, so
+    the old token keeps working until Kiali was told about the new one (then the old Secret is deleted)."""
+    return legacy_secret_name(service_account), legacy_secret_name(service_account) + "-b"
+
+
 def check_ttl(ttl):
     """``ttl`` if it is within what kialiops accepts, else ValueError naming the range."""
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not TTL_MIN <= ttl <= TTL_MAX:

@@ -31,6 +31,14 @@ description:
     C(kiali)), key C(oidc-secret), mounted by Kiali at C(/kiali-secret) (kiali v2.28.0 C(config/config.go)) - written
     in O(namespace) right after the CR, in the same run, with server-side apply under the field manager C(kialiops).
     The client secret is never logged, returned or shown in a diff.
+  - The same digest goes into C(spec.deployment.pod_annotations) entry C(kialiops.io/credentials-digest) (unless
+    O(restart_on_change=false)), because Kiali builds its client for each remote once, at start (kiali v2.28.0
+    C(kubernetes/client_factory.go), C(NewClientFactory)), and the operator renders C(pod_annotations) into the pod
+    template (kiali-operator v2.28.0 C(roles/default/kiali-deploy/templates/*/deployment.yaml)), so a changed
+    credential is exactly one rolling restart of Kiali. The operator's default pod annotation
+    C(proxy.istio.io/config) (holdApplicationUntilProxyStarts), which any C(pod_annotations) overwrite (Kiali CRD),
+    is sent along unless the user's O(spec) or another field manager defines C(pod_annotations); the user's entries
+    win.
   - A second run with the same arguments and secrets sends no write request.
   - The module's connection is Kiali's B(home) cluster.
 author:
@@ -211,14 +219,35 @@ options:
     type: list
     elements: str
     default: []
+  restart_on_change:
+    description:
+      - Write the credentials digest into C(spec.deployment.pod_annotations), so that a changed credential restarts
+        Kiali once (Kiali reads its remote credentials only at start). With V(false), only C(kiali.io/reconcile)
+        changes, which mounts added secrets but leaves a running Kiali on its old credentials.
+    type: bool
+    default: true
+  secret_digests:
+    description:
+      - In check mode only, the digests of the remote-cluster Secrets as this run would store them (Secret name to
+        RV(kialiops.multicluster.remote_secret#module:stored_digest)), replacing the live ones, so that C(--check)
+        predicts the change of both digests. Ignored in a real run, which reads what was stored.
+    type: dict
+    default: {}
   create:
     description:
       - With V(false), an absent CR is not created (RV(action=absent)); an existing one is updated as usual. Cluster
-        removal uses it, so it nudges the operator of an existing Kiali and never installs one.
+        removal, C(prepare.yml) and C(rotate_tokens.yml) use it, so they tell an existing Kiali and never install one.
+        With V(false) a home that does not serve the Kiali CRD (Kiali installed by helm) is not an error either,
+        RV(action=absent), and RV(credentials_digest) is the value to set as a helm pod annotation.
     type: bool
     default: true
 notes:
   - Kiali reads remote secrets only when the operator reconciles; the C(kiali.io/reconcile) digest triggers that.
+    It stays next to the pod annotation, as it makes the operator mount added and unmount removed secrets even with
+    O(restart_on_change=false). Both change in the same apply, so one credential change is one reconcile and one
+    rolling restart.
+  - In C(single) secret mode the operator restarts Kiali itself when C(kiali-multi-cluster-secret) changes
+    (kiali-operator C(playbooks/kiali-multi-cluster-secret-detected.yml)), so that Secret counts in neither digest.
   - The annotation C(kialiops.io/spec-digest) lets a run notice fields it stopped sending, which server-side apply
     then removes.
 seealso:
@@ -275,6 +304,14 @@ action:
   choices: [created, updated, unchanged, absent]
 reconcile:
   description: The C(kiali.io/reconcile) digest (16 hex digits); null with O(remote_resources_only=true).
+  returned: success
+  type: str
+  sample: 3f9a0c1b2d4e5f60
+credentials_digest:
+  description:
+    - The digest written to C(spec.deployment.pod_annotations["kialiops.io/credentials-digest"]) (16 hex digits);
+      null with O(restart_on_change=false) or O(remote_resources_only=true). With RV(action=absent), the value to
+      give a Kiali installed without the operator (helm C(deployment.pod_annotations)).
   returned: success
   type: str
   sample: 3f9a0c1b2d4e5f60
@@ -352,6 +389,8 @@ def argspec():
         remote_resources_only=dict(type="bool", default=False),
         ignore_secrets=dict(type="list", elements="str", default=[], no_log=False),
         create=dict(type="bool", default=True),
+        restart_on_change=dict(type="bool", default=True),
+        secret_digests=dict(type="dict", default={}, no_log=False),
     )
     return spec
 

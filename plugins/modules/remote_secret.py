@@ -101,8 +101,10 @@ options:
     default: 80
   force_rotate:
     description:
-      - Mint a new token even if the stored one is current. In V(legacy) mode the token Secret is deleted (which
-        revokes its token) and created again.
+      - Mint a new token even if the stored one is current. In V(legacy) mode a new token Secret is created under
+        the other of the two names kialiops alternates between (C(<sa>-kialiops-token), C(<sa>-kialiops-token-b));
+        the old one (whose token the running Kiali still uses) is deleted after the new credential is stored, see
+        O(legacy_cleanup).
     type: bool
     default: false
   legacy_timeout:
@@ -151,12 +153,33 @@ options:
     type: str
     choices: [per_cluster, single]
     default: per_cluster
+  legacy_cleanup:
+    description:
+      - In V(legacy) mode, when to delete the superseded token Secret (deleting it revokes its token).
+      - V(now) deletes it in this call, after the new credential is stored.
+      - V(defer) keeps it and returns its name in RV(superseded_token_secrets), for a later call with
+        O(state=superseded_absent) once Kiali was told (the Kiali CR's credentials digest updated). A running Kiali
+        keeps the token it read at start (kiali v2.28.0 C(kubernetes/client_factory.go), C(NewClientFactory)), so
+        this order never leaves it without a working credential. The kialiops playbooks do this.
+    type: str
+    choices: [now, defer]
+    default: now
+  superseded:
+    description:
+      - With O(state=superseded_absent), the legacy token Secrets to delete on the remote
+        (RV(superseded_token_secrets) of the O(state=present) call). The one whose token is stored on the home, and
+        any Secret kialiops did not create, are never deleted.
+    type: list
+    elements: str
+    default: []
   state:
     description:
       - V(present) stores the credential. V(absent) removes this cluster's Secret (V(per_cluster)) and its key of
         C(kiali-multi-cluster-secret) (both forms), on the home cluster only; the remote is not contacted.
+      - V(superseded_absent) (V(legacy) mode) only deletes the token Secrets named in O(superseded) on the remote,
+        after reading the stored credential on the home; it mints and stores nothing.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, superseded_absent]
     default: present
 notes:
   - The credential is written only on the home cluster, and on the remote only the legacy token Secret. Objects
@@ -278,6 +301,27 @@ would_mint:
   returned: always
   type: bool
   sample: false
+stored_digest:
+  description:
+    - Fingerprint of the data of the Secret Kiali mounts for this cluster after the write (in check mode, as a
+      real run would store it, a minted token replaced by a placeholder); pass it to
+      O(kialiops.multicluster.kiali_cr#module:secret_digests) so C(--check) predicts the Kiali CR's digests.
+  returned: state is present
+  type: str
+  sample: sha256:5d41402abc4b2a76
+superseded_token_secrets:
+  description: With O(legacy_cleanup=defer), the legacy token Secrets on the remote this run superseded (to delete
+    with O(state=superseded_absent) once Kiali was told).
+  returned: state is present
+  type: list
+  elements: str
+  sample: [kiali-kialiops-token]
+removed_token_secrets:
+  description: With O(state=superseded_absent), the legacy token Secrets deleted (in check mode, to delete).
+  returned: state is superseded_absent
+  type: list
+  elements: str
+  sample: [kiali-kialiops-token]
 removed:
   description: With O(state=absent), the forms this cluster was removed from.
   returned: state is absent
@@ -375,7 +419,9 @@ def argspec():
         tls_server_name=dict(type="str"),
         allow_insecure_skip_tls=dict(type="bool", default=False),
         secret_mode=dict(type="str", choices=["per_cluster", "single"], default="per_cluster"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
+        legacy_cleanup=dict(type="str", choices=["now", "defer"], default="now"),
+        superseded=dict(type="list", elements="str", default=[], no_log=False),
+        state=dict(type="str", choices=["present", "absent", "superseded_absent"], default="present"),
     )
     return spec
 
