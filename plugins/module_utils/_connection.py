@@ -164,6 +164,16 @@ def build_client(params, check_mode=False):
     return K8SClient(configuration=configuration, client=client, dry_run=check_mode), where, insecure
 
 
+def connect(params):
+    """A ClusterService from plain options (no AnsibleModule: inventory plugins): ``(service, insecure)``.
+
+    ``params`` holds ``cluster_name`` and the connection options (environment fallbacks already applied by the
+    caller); the same rules as for modules apply (check_connection, TLS verification off only with allow_insecure).
+    """
+    client, where, insecure = build_client(params)
+    return ClusterService(params["cluster_name"], client, where), insecure
+
+
 class KialiopsModule(AnsibleK8SModule):
     """kubernetes.core's module wrapper plus one client per cluster and one way to fail.
 

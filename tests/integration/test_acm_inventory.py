@@ -1,0 +1,139 @@
+"""Inventory plugin kialiops.multicluster.acm against the lab: ManagedClusters on the hub (the CRD is installed there,
+upstream or the project's fixture) become the topology, and site.yml onboards east and west from it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import datetime, timezone
+
+import pytest
+import yaml
+from kubernetes import client
+
+from labkit import REPO, ansible_playbook, audit, unique
+
+GROUP, VERSION, PLURAL = "cluster.open-cluster-management.io", "v1", "managedclusters"
+ADMIN = "kialiops-admin"
+
+
+def condition(status, reason):
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"type": "ManagedClusterConditionAvailable", "status": status, "reason": reason,
+            "message": "set by the kialiops test", "lastTransitionTime": now}
+
+
+@pytest.fixture(scope="module")
+def acm(lab, tmp_path_factory):
+    """ManagedClusters: local-cluster (hub), east, west, gone (unavailable), bad.name (not a DNS-1123 label),
+    nocontext (no context in the lab kubeconfig); all labelled with a unique mesh label."""
+    tag = unique("mesh")
+    crs = client.CustomObjectsApi(lab.admin("hub"))
+    made = {
+        "local-cluster": (lab.server("hub"), "True", [{"name": "platform.open-cluster-management.io", "value": "Other"}]),
+        "east": (lab.server("east"), "True", [{"name": "product.open-cluster-management.io", "value": "Kubernetes"}]),
+        "west": (lab.server("west"), "True", [{"name": "product.open-cluster-management.io", "value": "OpenShift"},
+                                              {"name": "platform.open-cluster-management.io", "value": "AWS"}]),
+        "gone": ("https://gone.example.com:6443", "Unknown", []),
+        "bad.name": (lab.server("east"), "True", []),
+        "nocontext": (lab.server("east"), "True", []),
+    }
+    for name, (url, status, claims) in made.items():
+        crs.create_cluster_custom_object(GROUP, VERSION, PLURAL, {
+            "apiVersion": GROUP + "/" + VERSION, "kind": "ManagedCluster",
+            "metadata": {"name": name, "labels": {"kialiops-test": tag, "tier": "gold"}},
+            "spec": {"hubAcceptsClient": True, "managedClusterClientConfigs": [{"url": url}]}})
+        reason = "ManagedClusterAvailable" if status == "True" else "ManagedClusterLeaseUpdateStopped"
+        crs.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, name, {"status": {
+            "conditions": [condition(status, reason)], "clusterClaims": claims}})
+    # one more that the label selector leaves out
+    crs.create_cluster_custom_object(GROUP, VERSION, PLURAL, {
+        "apiVersion": GROUP + "/" + VERSION, "kind": "ManagedCluster",
+        "metadata": {"name": "other-mesh", "labels": {"kialiops-test": "other"}}, "spec": {"hubAcceptsClient": True}})
+    plugin = tmp_path_factory.mktemp("acm") / "lab.acm.yml"
+    example = yaml.safe_load((REPO / "inventories" / "examples" / "acm-plugin" / "mesh.acm.yml").read_text())
+    plugin.write_text(yaml.safe_dump({
+        **example, "kubeconfig": lab.kubeconfig("hub"), "context": "hub", "label_selector": "kialiops-test=" + tag,
+        # the lab's hub context is "hub", ACM's own name for it is local-cluster
+        "compose": {"kialiops_context": "'hub' if inventory_hostname == 'local-cluster' else kialiops_context"},
+        "keyed_groups": example["keyed_groups"] + [{"key": "kialiops_acm_labels.tier", "prefix": "tier"}]}))
+    env = dict(os.environ, KIALIOPS_KUBECONFIG=str(lab.dir / "kubeconfig"))
+    try:
+        yield plugin, env
+    finally:
+        for name in list(made) + ["other-mesh"]:
+            crs.delete_cluster_custom_object(GROUP, VERSION, PLURAL, name)
+
+
+def plain(value):
+    """ansible-inventory marks strings from an inventory plugin as unsafe ({"__ansible_unsafe": ...}): unwrap."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def inventory_list(plugin, env):
+    r = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
+                       env=dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return plain(json.loads(r.stdout)), r.stderr
+
+
+def test_inventory_groups_variables_and_warnings(lab, acm):
+    plugin, env = acm
+    inv, err = inventory_list(plugin, env)
+    groups = {g: sorted(v.get("hosts", [])) for g, v in inv.items() if g != "_meta"}
+    assert groups["hub"] == ["local-cluster"]
+    assert groups["spoke"] == ["east", "west"]
+    assert "external" not in groups or groups["external"] == []
+    assert groups["acm_unavailable"] == ["gone"]
+    assert groups["acm_invalid"] == ["bad.name"]
+    assert groups["acm_unreachable"] == ["nocontext"]
+    assert groups["tier_gold"] == sorted(["local-cluster", "east", "west", "gone", "bad.name", "nocontext"])
+    assert groups["platform_openshift"] == ["west"] and groups["platform_kubernetes"] == ["east"]   # example's
+    assert "other-mesh" not in inv["_meta"]["hostvars"]                      # the label selector
+    hv = inv["_meta"]["hostvars"]
+    assert hv["east"]["kialiops_cluster_name"] == "east"
+    assert hv["east"]["kialiops_api_url"] == lab.server("east")
+    assert hv["east"]["kialiops_context"] == "east" and hv["local-cluster"]["kialiops_context"] == "hub"
+    assert hv["east"]["kialiops_kubeconfig"] == "{{ lookup('ansible.builtin.env', 'KIALIOPS_KUBECONFIG') }}"
+    assert hv["east"]["kialiops_acm_platform"] == "kubernetes" and hv["west"]["kialiops_acm_platform"] == "openshift"
+    assert hv["west"]["kialiops_acm_cloud"] == "AWS" and hv["west"]["kialiops_acm_labels"]["tier"] == "gold"
+    assert "ManagedClusterLeaseUpdateStopped" in hv["gone"]["kialiops_acm_reason"]
+    assert "DNS-1123" in hv["bad.name"]["kialiops_acm_reason"]
+    warnings = " ".join(err.split())
+    for name, group in (("gone", "acm_unavailable"), ("bad.name", "acm_invalid"), ("nocontext", "acm_unreachable")):
+        assert "ManagedCluster %s is left out of the mesh (group %s)" % (name, group) in warnings, err
+
+
+def test_site_onboards_east_and_west_then_is_silent(lab, acm):
+    plugin, env = acm
+    ns, remote_ns = unique("acm-kiali"), unique("acm-remote")
+    hub = client.CoreV1Api(lab.admin("hub"))
+    hub.create_namespace({"metadata": {"name": ns}})
+    extra = ["-e", json.dumps({"kialiops_kiali_namespace": ns, "kialiops_instance_name": ns,
+                               "kialiops_remote_namespace": remote_ns, "kialiops_auth_strategy": "anonymous"})]
+    os.environ["KIALIOPS_KUBECONFIG"] = env["KIALIOPS_KUBECONFIG"]      # ansible_playbook() passes os.environ
+    try:
+        r = ansible_playbook(plugin, *extra)
+        assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
+        for name in ("east", "west"):
+            secret = hub.read_namespaced_secret("kiali-remote-cluster-secret-" + name, ns)
+            assert secret.metadata.annotations["kiali.io/cluster"] == name
+        marks = {c: lab.audit(c).mark() for c in ("hub", "east", "west")}
+        r = ansible_playbook(plugin, *extra)
+        assert r.returncode == 0, r.stdout[-5000:]
+        for c in marks:
+            writes = audit.mutating(lab.audit(c).since(marks[c]), ADMIN)
+            assert writes == [], (c, writes[:3])
+    finally:
+        r = ansible_playbook(plugin, *extra, "-e", '{"cluster_remove_clusters": ["east", "west"]}',
+                             playbook="remove_cluster.yml")
+        os.environ.pop("KIALIOPS_KUBECONFIG", None)
+        hub.delete_namespace(ns)
+        assert r.returncode == 0, r.stdout[-3000:]
