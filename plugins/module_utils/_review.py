@@ -5,8 +5,9 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Permission verification: what Kiali's credential must and must not be allowed to do, checked with
-group-qualified SelfSubjectAccessReviews against the real remote API.
+"""Permission verification: what Kiali's credential must and must not be allowed to do, checked against the
+real remote API with one SelfSubjectRulesReview evaluated locally (group-qualified SelfSubjectAccessReviews for
+what it leaves undecided, or for every check).
 
 Pure functions (expand rules into checks, decide the expected answer) plus one that builds a client from
 the kubeconfig Kiali itself will use.
@@ -178,6 +179,73 @@ def ask_all(service, checks, workers=8):
         return list(pool.map(ask, checks))
 
 
+# The SelfSubjectRulesReview is asked in a namespace that cannot exist (not a DNS-1123 label), so no RoleBinding
+# adds to the answer: what is left are the rules of the ClusterRoleBindings, exactly the rules a cluster-wide
+# SelfSubjectAccessReview (no namespace, as ask_all() sends them) is decided by.
+RULES_NAMESPACE = "kialiops.cluster-wide"
+REVIEW_METHODS = ("auto", "rules", "access")
+
+
+def rule_allows(rule, verb, group, resource, name):
+    """True when one RBAC rule (API spelling) grants ``verb`` on ``group``/``resource`` (named ``name`` or, with
+    None, any): as Kubernetes' RBAC authorizer matches it. ``pods/log`` is matched by ``pods/log``, ``*/log``
+    and ``*``; a rule with ``resourceNames`` grants only those names, never a request without a name."""
+    if not ({"*", verb} & set(rule.get("verbs") or [])):
+        return False
+    if not ({"*", group or ""} & set(rule.get("apiGroups") or [])):
+        return False
+    subresource = resource.partition("/")[2]
+    resources = rule.get("resources") or []
+    if not ("*" in resources or resource in resources or (subresource and "*/" + subresource in resources)):
+        return False
+    names = rule.get("resourceNames") or []
+    return not names or name in names
+
+
+def decide(checks, review):
+    """The answer of a SelfSubjectRulesReview (``rules_review()``) for each check: True (allowed), False
+    (denied) or None (undecided: ask a SelfSubjectAccessReview).
+
+    A listed rule that grants the check decides it allowed. When the answer is complete, nothing else can grant
+    it, so it is denied; when it is ``incomplete`` (another authorizer, e.g. a webhook, could not list its rules)
+    or carries an ``evaluationError`` (a rule could not be read), it stays undecided."""
+    rules = review.get("resourceRules") or []
+    complete = not review.get("incomplete") and not review.get("evaluationError")
+    answers = []
+    for check in checks:
+        if any(rule_allows(rule, check["verb"], check["group"], check["resource"], check["name"]) for rule in rules):
+            answers.append(True)
+        else:
+            answers.append(False if complete else None)
+    return answers
+
+
+def ask(service, checks, method="auto"):
+    """Answers (allowed or not, in the order of ``checks``) and the requests that gave them.
+
+    ``access``: one SelfSubjectAccessReview per check. ``rules``/``auto``: one SelfSubjectRulesReview, decided
+    locally; the checks it leaves undecided get a SelfSubjectAccessReview each. ``auto`` also falls back to
+    access reviews for every check when the server refuses the rules review; ``rules`` reports that error."""
+    counts = dict(method=method, rules_reviews=0, access_reviews=0, undecided=0)
+    if method == "access":
+        counts["access_reviews"] = len(checks)
+        return ask_all(service, checks), counts
+    try:
+        review = service.rules_review(RULES_NAMESPACE)
+        counts["rules_reviews"] = 1
+    except KialiopsError:
+        if method == "rules":
+            raise
+        counts["access_reviews"] = len(checks)
+        return ask_all(service, checks), counts
+    answers = decide(checks, review)
+    undecided = [i for i, answer in enumerate(answers) if answer is None]
+    counts["undecided"] = counts["access_reviews"] = len(undecided)
+    for i, answer in zip(undecided, ask_all(service, [checks[i] for i in undecided])):
+        answers[i] = answer
+    return answers, counts
+
+
 def review_stored_credential(home, params, mask):
     """Run every check with the credential Kiali will use. Returns ``(result, error or None)``."""
     remote = params["remote_cluster"]
@@ -201,7 +269,7 @@ def review_stored_credential(home, params, mask):
     except ValueError as e:  # RbacError: reason + fix
         raise KialiopsError(remote, getattr(e, "reason", str(e)), getattr(e, "fix", "")) from e
     checks = plan(granted, widest)
-    answers = ask_all(service, checks)
+    answers, counts = ask(service, checks, params.get("review_method") or "auto")
     results, failures = judge(checks, answers)
     from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import role_kind
     kind = role_kind(params["view_only"], params["auth_strategy"])
@@ -210,7 +278,7 @@ def review_stored_credential(home, params, mask):
         identity=identity["username"] if identity else None,
         summary=dict(total=len(results), passed=len(results) - len(failures), failed=len(failures),
                      reads=sum(1 for r in results if not r["write"]), writes=sum(1 for r in results if r["write"])),
-        failures=failures, checks=results)
+        failures=failures, checks=results, review=counts)
     fix = ("Re-run the remote_prepare role for %s (it rewrites the role and binding for view_only=%s, auth_strategy=%s)"
            % (remote, params["view_only"], params["auth_strategy"]))
     return result, summarise(remote, results, failures, fix)

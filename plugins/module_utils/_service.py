@@ -251,7 +251,10 @@ class ClusterService:
         Not a write, so it runs in check mode too. Returns ``{cluster, verb, group, resource, namespace,
         name, allowed, reason}``; collect the denials of all clusters and report them together.
         """
-        attributes = dict(verb=verb, group=group or "", resource=resource)
+        base, slash, subresource = resource.partition("/")
+        attributes = dict(verb=verb, group=group or "", resource=base)
+        if slash:  # "pods/log": the resource and its subresource, as a request for it is authorized
+            attributes["subresource"] = subresource
         if namespace:
             attributes["namespace"] = namespace
         if name:
@@ -265,6 +268,25 @@ class ClusterService:
             raise self._error(e, "review access to %s %s" % (verb, target)) from e
         return dict(cluster=self.cluster, verb=verb, group=group or "", resource=resource, namespace=namespace,
                     name=name, allowed=bool(answer.status.allowed), reason=answer.status.reason or "")
+
+    def rules_review(self, namespace):
+        """Ask the server (SelfSubjectRulesReview) which rules apply to our credential in ``namespace``: the
+        rules of its ClusterRoleBindings, plus its RoleBindings in that namespace.
+
+        Not a write, so it runs in check mode too. Returns the status as the API spells it:
+        ``{resourceRules: [{verbs, apiGroups, resources, resourceNames}], incomplete, evaluationError}``;
+        ``incomplete`` means an authorizer (a webhook, say) could not list its rules, so a permission missing
+        from the list may still be granted.
+        """
+        body = dict(apiVersion="authorization.k8s.io/v1", kind="SelfSubjectRulesReview",
+                    spec=dict(namespace=namespace))
+        try:
+            answer = k8s_api.AuthorizationV1Api(self._api_client).create_self_subject_rules_review(body)
+        except API_ERRORS as e:
+            raise self._error(e, "review the rules of the credential") from e
+        status = self._api_client.sanitize_for_serialization(answer.status) if answer.status else {}
+        return dict(resourceRules=status.get("resourceRules") or [], incomplete=bool(status.get("incomplete")),
+                    evaluationError=status.get("evaluationError") or "")
 
     def whoami(self):
         """``{username, groups}`` of our credential (SelfSubjectReview), or None when the server forbids the

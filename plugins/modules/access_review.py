@@ -11,8 +11,13 @@ short_description: Verify Kiali's stored credential for a remote cluster, permis
 version_added: 0.1.0
 description:
   - Reads the remote-cluster secret that Kiali will mount from Kiali's home cluster (the module's connection), builds
-    a client from the kubeconfig stored in it and, with that credential only, asks the remote cluster's API one
-    C(SelfSubjectAccessReview) per verb and group-qualified resource.
+    a client from the kubeconfig stored in it and, with that credential only, asks the remote cluster's API which
+    verbs on which group-qualified resources it may use.
+  - By default (O(review_method=auto)) one C(SelfSubjectRulesReview) lists the rules of the credential's
+    ClusterRoleBindings and each permission is decided from them locally, as the RBAC authorizer would; only the
+    permissions the answer leaves undecided (C(incomplete), e.g. a webhook authorizer) get a
+    C(SelfSubjectAccessReview) each. On an API server whose authorizers are RBAC (and Node) that is one review
+    request per remote instead of one per permission (about 170).
   - Every permission of the role Kiali should have must be allowed; in view-only mode every permission that only the
     write role has must be denied; in full mode those must be allowed too. Rules on every resource of a group (V(*)) are checked
     on the kinds Kiali uses in that group.
@@ -56,6 +61,19 @@ options:
     description: The RBAC data of the Kiali version (the C(remote_prepare_rbac) of the role's C(vars/rbac/<version>.yml)).
     type: dict
     required: true
+  review_method:
+    description:
+      - How the permissions are asked.
+      - V(auto) asks one C(SelfSubjectRulesReview) (in a namespace that cannot exist, so only the
+        ClusterRoleBindings count, as for a cluster-wide access review), decides each permission from its rules, and
+        asks a C(SelfSubjectAccessReview) for each permission it leaves undecided; when the server refuses the rules
+        review, one access review per permission.
+      - V(rules) is V(auto) without that last fallback (a refused rules review is an error).
+      - V(access) asks one C(SelfSubjectAccessReview) per permission (the only method of earlier versions).
+      - All three give the same verdicts; the result's RV(review) says which requests were sent.
+    type: str
+    choices: [auto, rules, access]
+    default: auto
   fail_on_mismatch:
     description: Fail when a permission is not as expected (else only report it).
     type: bool
@@ -81,6 +99,15 @@ EXAMPLES = r"""
     home_cluster: hub
     rbac: "{{ remote_prepare_rbac }}"
     fail_on_mismatch: false
+
+- name: One access review per permission (the only method of earlier versions), e.g. to compare verdicts
+  kialiops.multicluster.access_review:
+    cluster_name: hub
+    context: hub-admin
+    remote_cluster: east
+    home_cluster: hub
+    rbac: "{{ remote_prepare_rbac }}"
+    review_method: access
 """
 
 RETURN = r"""
@@ -125,6 +152,13 @@ checks:
   returned: success
   type: list
   elements: dict
+review:
+  description:
+    - How the checks were asked (O(review_method)), with the number of rules reviews and access reviews sent and of
+      checks the rules review left undecided.
+  returned: success
+  type: dict
+  sample: {method: auto, rules_reviews: 1, access_reviews: 0, undecided: 0}
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
@@ -134,7 +168,10 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
-from ansible_collections.kialiops.multicluster.plugins.module_utils._review import review_stored_credential
+from ansible_collections.kialiops.multicluster.plugins.module_utils._review import (
+    REVIEW_METHODS,
+    review_stored_credential,
+)
 
 
 def argspec():
@@ -147,6 +184,7 @@ def argspec():
         remote_namespace=dict(type="str", default="istio-system"),
         home_cluster=dict(type="str", required=True),
         rbac=dict(type="dict", required=True),
+        review_method=dict(type="str", choices=list(REVIEW_METHODS), default="auto"),
         fail_on_mismatch=dict(type="bool", default=True),
     )
     return spec

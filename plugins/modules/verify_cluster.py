@@ -10,8 +10,9 @@ module: verify_cluster
 short_description: Check one part of a Kiali multi-cluster installation and report every finding as a row
 version_added: 0.1.0
 description:
-  - Reads, never writes (only C(get), C(list) and C(SelfSubjectAccessReview) requests), and returns one row per finding
-    with the cluster it is about, the check, a status (V(ok), V(warn) or V(fail)), a message and the fix.
+  - Reads, never writes (only C(get), C(list), C(SelfSubjectRulesReview) and C(SelfSubjectAccessReview) requests),
+    and returns one row per finding with the cluster it is about, the check, a status (V(ok), V(warn) or V(fail)), a
+    message and the fix.
   - O(scope=home) reads Kiali's home cluster (the module's connection) and compares the remote-cluster secrets in
     O(namespace) with the inventory's O(remotes) (missing, orphaned, duplicated between the per-cluster and the single
     secret form, name, annotation or key mismatch), then the Kiali CR's C(spec.clustering) with those secrets
@@ -168,6 +169,16 @@ options:
         are V(ok) rows that say "would".
     type: dict
     default: {}
+  review_method:
+    description:
+      - With O(scope=remote), how the permissions are asked, as
+        O(kialiops.multicluster.access_review#module:review_method) does.
+      - V(auto) one C(SelfSubjectRulesReview) decided locally (access reviews only for what it leaves undecided),
+        V(rules) the same but a refused rules review is an error, V(access) one C(SelfSubjectAccessReview) per
+        permission. The verdicts are the same.
+    type: str
+    choices: [auto, rules, access]
+    default: auto
   fail_on_problem:
     description:
       - Fail the task when a row has status V(fail) (the message lists them). V(false) returns the rows and never
@@ -311,6 +322,7 @@ def argspec():
         openid_username_claim=dict(type="str", default="sub"),
         openid_api_proxy=dict(type="str"),
         predicted=dict(type="dict", default={}, no_log=False),
+        review_method=dict(type="str", choices=["auto", "rules", "access"], default="auto"),
         fail_on_problem=dict(type="bool", default=True),
     )
     return spec

@@ -105,7 +105,7 @@ def test_every_exported_object_conforms(lab, tmp_path, namespaces, topology, var
                          "-e", "kialiops_render_dir=%s" % out)
     assert r.returncode == 0, r.stdout[-4000:]
     objects = list(exported(out))
-    kinds = {doc["kind"] for _, doc in objects}
+    kinds = {doc["kind"] for dummy_cluster, doc in objects}
     assert {"Kiali", "ClusterRole", "ClusterRoleBinding", "ServiceAccount", "Secret", "Namespace"} <= kinds, kinds
     cr = next(doc for cluster, doc in objects if doc["kind"] == "Kiali")
     assert cr["spec"]["clustering"]["ignore_home_cluster"] is (topology == "external")
