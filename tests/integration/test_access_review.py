@@ -13,14 +13,15 @@ from labkit import REPO, request_token, run_module, unique
 RBAC = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_text())["remote_prepare_rbac"]
 
 
-def _prepare(lab, cluster):
-    """Kiali's SA + roles on ``cluster`` written by remote_access; a kubeconfig for a TokenRequest token stored
-    on the hub by hand (the way the prepare script lays it out). Yields the setup, then removes it."""
+def _prepare(lab, cluster, **options):
+    """Kiali's SA + roles on ``cluster`` written by remote_access (view-only unless ``options`` say otherwise); a
+    kubeconfig for a TokenRequest token stored on the hub by hand (the way the prepare script lays it out). Yields
+    the setup, then removes it."""
     home, inst = unique("home"), unique("kiali")
     ns_remote, ns_hub = unique("kr"), unique("kh")
     conn = dict(cluster_name=cluster, kubeconfig=lab.kubeconfig(cluster), context=cluster)
-    common = dict(home_cluster=home, namespace=ns_remote, instance_name=inst, rbac=RBAC)
-    result, out = run_module("remote_access", dict(conn, **common, view_only=True))
+    common = dict(home_cluster=home, namespace=ns_remote, instance_name=inst, rbac=RBAC, **options)
+    result, out = run_module("remote_access", dict(conn, **dict(dict(view_only=True), **common)))
     assert not result.get("failed"), out[-3000:]
     sa = result["service_account"]["name"]
     token = request_token(lab.admin(cluster), ns_remote, sa)

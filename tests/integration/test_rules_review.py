@@ -4,16 +4,14 @@ real API servers (no mocks): for the viewer role, the write role and the OpenShi
 credential; and the rules path sends at most 10 review requests per remote (counted in the audit log)."""
 from __future__ import annotations
 
-import base64
 import time
 
 import pytest
-import yaml
 from kubernetes import client
 
-from labkit import REPO, audit, request_token, run_module, unique
+from labkit import audit, run_module, unique
+from test_access_review import _prepare
 
-RBAC = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_text())["remote_prepare_rbac"]
 REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
 MAX_REVIEWS_PER_REMOTE = 10
 
@@ -27,33 +25,14 @@ SCENARIOS = {
 @pytest.fixture(params=sorted(SCENARIOS))
 def setup(request, lab):
     """Kiali's SA and roles for the scenario written by remote_access on the remote; a kubeconfig with a
-    TokenRequest token for it stored on the hub. Removed afterwards."""
+    TokenRequest token for it stored on the hub (test_access_review's set-up). Removed afterwards."""
     cluster, options = SCENARIOS[request.param]
-    home, inst = unique("home"), unique("kiali")
-    ns_remote, ns_hub = unique("kr"), unique("kh")
-    conn = dict(cluster_name=cluster, kubeconfig=lab.kubeconfig(cluster), context=cluster)
-    common = dict(home_cluster=home, namespace=ns_remote, instance_name=inst, rbac=RBAC, **options)
-    result, out = run_module("remote_access", dict(conn, **common))
-    assert not result.get("failed"), out[-3000:]
-    sa = result["service_account"]["name"]
-    token = request_token(lab.admin(cluster), ns_remote, sa)
-    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": cluster,
-                  "clusters": [{"name": cluster, "cluster": {
-                      "server": lab.server(cluster),
-                      "certificate-authority-data": base64.b64encode(lab.ca_pem(cluster)).decode()}}],
-                  "users": [{"name": cluster, "user": {"token": token}}],
-                  "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}]}
-    hub = client.CoreV1Api(lab.admin("hub"))
-    hub.create_namespace({"metadata": {"name": ns_hub}})
-    hub.create_namespaced_secret(ns_hub, {"metadata": {"name": "kiali-remote-cluster-secret-%s" % cluster},
-                                          "data": {cluster: base64.b64encode(yaml.safe_dump(kubeconfig).encode()).decode()}})
-    review = dict(cluster_name="hub", kubeconfig=lab.kubeconfig("hub"), context="hub", namespace=ns_hub,
-                  remote_cluster=cluster, home_cluster=home, remote_namespace=ns_remote, instance_name=inst,
-                  rbac=RBAC, fail_on_mismatch=False, **options)
-    yield dict(name=request.param, cluster=cluster, review=review, user="system:serviceaccount:%s:%s" % (ns_remote, sa),
-               sa=sa, ns=ns_remote, instance=inst)
-    run_module("remote_access", dict(conn, **common, state="absent"))
-    hub.delete_namespace(ns_hub)
+    steps = _prepare(lab, cluster, **options)
+    prepared = next(steps)
+    yield dict(name=request.param, cluster=cluster, review=dict(prepared["review"], fail_on_mismatch=False, **options),
+               user="system:serviceaccount:%s:%s" % (prepared["ns_east"], prepared["sa"]), sa=prepared["sa"],
+               ns=prepared["ns_east"], instance=prepared["instance"])
+    next(steps, None)
 
 
 def _run(lab, setup, method):
