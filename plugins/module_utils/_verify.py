@@ -547,8 +547,8 @@ def would_store(cluster, result):
         return None
     token = result.get("token") or {}
     ttl = token.get("ttl")
-    what = "mint a %s token%s and store" % (token.get("mode") or "new", " valid %d days" % (ttl // 86400)
-                                             if ttl and ttl >= 86400 else "") if result.get("would_mint") else "store"
+    valid = " valid %d days" % (ttl // 86400) if ttl and ttl >= 86400 else ""
+    what = "mint a %s token%s and store" % (token.get("mode") or "new", valid) if result.get("would_mint") else "store"
     where = (result.get("secret") or {}).get("name") or "its remote-cluster secret"
     return row(cluster, "credential", OK, "would %s its kubeconfig in %s (check mode: nothing was minted or written, "
                "so the stored credential is verified by the real run)" % (what, where))

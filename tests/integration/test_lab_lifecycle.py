@@ -17,7 +17,8 @@ from labkit import REPO, labtool, run_lab
 @pytest.fixture
 def solo(tmp_path):
     # a port offset keeps it clear of any other single-IP lab on this machine (e.g. a developer's)
-    env = {"LAB_DIR": str(tmp_path / "lab"), "LAB_CLUSTERS": "solo", "LAB_SINGLE_IP": "1", "LAB_PORT_OFFSET": "700"}
+    offset = 700 + int(os.environ.get("LAB_PORT_OFFSET", "0"))   # beside a lab of its own offset
+    env = {"LAB_DIR": str(tmp_path / "lab"), "LAB_CLUSTERS": "solo", "LAB_SINGLE_IP": "1", "LAB_PORT_OFFSET": str(offset)}
     yield env
     run_lab(["down"], env=env, check=False)
 

@@ -495,8 +495,8 @@ PREDICTED = {"changed": True, "would_mint": True, "secret": {"name": "kiali-remo
 def test_a_credential_check_mode_would_store_is_a_would_row():
     r = v.would_store("east", PREDICTED)
     assert (r["cluster"], r["check"], r["status"]) == ("east", "credential", "ok")
-    assert r["message"].startswith("would mint a bound token valid 90 days and store its kubeconfig in "
-                                    "kiali-remote-cluster-secret-east (check mode")
+    assert r["message"].startswith(
+        "would mint a bound token valid 90 days and store its kubeconfig in kiali-remote-cluster-secret-east (check mode")
     assert "store its kubeconfig" in v.would_store("east", dict(PREDICTED, would_mint=False))["message"]
     assert v.would_store("east", dict(PREDICTED, changed=False)) is None and v.would_store("east", None) is None
 
