@@ -110,7 +110,7 @@ EXAMPLES = r"""
 # cluster's context (named after it) in the file named by KIALIOPS_KUBECONFIG
 plugin: kialiops.multicluster.acm
 label_selector: mesh=kiali
-
+---
 # An External Kiali on the ManagedCluster mgmt, contexts named <cluster>-admin, a group per cloud
 plugin: kialiops.multicluster.acm
 kubeconfig: ~/.kube/acm-hub.kubeconfig
