@@ -137,3 +137,36 @@ def test_site_onboards_east_and_west_then_is_silent(lab, acm):
         os.environ.pop("KIALIOPS_KUBECONFIG", None)
         hub.delete_namespace(ns)
         assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_explicit_cluster_kubeconfig_and_context_template(lab, acm, tmp_path):
+    """cluster_kubeconfig names the file (no KIALIOPS_KUBECONFIG needed) and context_template the contexts: a copy of
+    the lab kubeconfig whose contexts are <cluster>-admin; a cluster without such a context is left out, by name."""
+    plugin, env = acm
+    kc = yaml.safe_load((lab.dir / "kubeconfig").read_text())
+    for ctx in kc["contexts"]:
+        ctx["name"] += "-admin"
+    kc["contexts"] = [c for c in kc["contexts"] if c["name"] != "west-admin"]
+    path = tmp_path / "mesh.kubeconfig"
+    path.write_text(yaml.safe_dump(kc))
+    own = tmp_path / "own.acm.yml"
+    doc = yaml.safe_load(plugin.read_text())
+    doc.update(cluster_kubeconfig=str(path), context_template="{name}-admin",
+               compose={"kialiops_context": "'hub-admin' if inventory_hostname == 'local-cluster' else kialiops_context"})
+    own.write_text(yaml.safe_dump(doc))
+    inv, err = inventory_list(own, {k: v for k, v in env.items() if k != "KIALIOPS_KUBECONFIG"})
+    hv = inv["_meta"]["hostvars"]
+    assert hv["east"]["kialiops_kubeconfig"] == str(path) and hv["east"]["kialiops_context"] == "east-admin"
+    assert sorted(inv["spoke"]["hosts"]) == ["east"] and "west" in inv["acm_unreachable"]["hosts"]
+    assert "ManagedCluster west is left out of the mesh (group acm_unreachable)" in " ".join(err.split()), err
+
+
+def test_no_cluster_kubeconfig_is_a_clear_error(acm):
+    plugin, env = acm
+    r = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
+                       env=dict({k: v for k, v in env.items() if k != "KIALIOPS_KUBECONFIG"},
+                                ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                                ANSIBLE_INVENTORY_UNPARSED_FAILED="true"),
+                       capture_output=True, text=True, timeout=120, check=False)
+    out = " ".join((r.stdout + r.stderr).split())
+    assert r.returncode != 0 and "set cluster_kubeconfig, or KIALIOPS_KUBECONFIG" in out, out[-2000:]
