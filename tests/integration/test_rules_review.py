@@ -27,13 +27,11 @@ def setup(request, lab):
     """Kiali's SA and roles for the scenario written by remote_access on the remote; a kubeconfig with a
     TokenRequest token for it stored on the hub (test_access_review's set-up). Removed afterwards."""
     cluster, options = SCENARIOS[request.param]
-    steps = _prepare(lab, cluster, **options)
-    prepared = next(steps)
-    yield dict(name=request.param, cluster=cluster, review=dict(prepared["review"], fail_on_mismatch=False, **options),
-               user="system:serviceaccount:%s:%s" % (prepared["ns_east"], prepared["sa"]), sa=prepared["sa"],
-               ns=prepared["ns_east"], instance=prepared["instance"])
-    for dummy in steps:     # the set-up's clean-up
-        pass
+    for prepared in _prepare(lab, cluster, **options):      # yields once, then cleans up
+        yield dict(name=request.param, cluster=cluster,
+                   review=dict(prepared["review"], fail_on_mismatch=False, **options),
+                   user="system:serviceaccount:%s:%s" % (prepared["ns_east"], prepared["sa"]), sa=prepared["sa"],
+                   ns=prepared["ns_east"], instance=prepared["instance"])
 
 
 def _run(lab, setup, method):
