@@ -40,11 +40,11 @@ def test_up_status_down_single_ip(solo):
     r = run_lab(["up"], env=solo)
     state, procs = recorded(solo)
     c = state["clusters"]["solo"]
-    assert c["server"] == "https://127.0.0.1:%d" % (16444 + 700) and c["ip"] == "127.0.0.1"
+    assert c["server"] == "https://127.0.0.1:%d" % (16444 + int(solo["LAB_PORT_OFFSET"])) and c["ip"] == "127.0.0.1"
     st = run_lab(["status", "--json"], env=solo)
     assert json.loads(st.stdout)["healthy"]
     issuer = state["oidc"]
-    assert issuer["issuer"] == "https://127.0.0.1:%d" % (15443 + 700) and issuer["trusted_by"] == []
+    assert issuer["issuer"] == "https://127.0.0.1:%d" % (15443 + int(solo["LAB_PORT_OFFSET"])) and issuer["trusted_by"] == []
     t0 = time.time()
     run_lab(["down"], env=solo)
     assert time.time() - t0 < 30
