@@ -160,14 +160,26 @@ def test_impersonation_with_a_version_without_it_fails_before_any_write(lab, set
     operator backend (which writes a Kiali CR first) too."""
     extra, sfx = setup
     marks = lab.marks()
+    # the lab's hub is declared OpenShift (auth openshift needs it); playbooks/preflight.yml then reads its Kiali CRD,
+    # which (upstream or fixture) does not declare auth.openshift.impersonation, and stops the run before any remote
+    # is contacted; the role's own refusal by the RBAC data (the same rule, per remote) is in tests/unit test_rbac.py
     r = playbook(lab, "prepare.yml", dict(extra, kialiops_kiali_version=version, kialiops_impersonation="true",
                                           kialiops_auth_strategy="openshift", kialiops_remote_backend=backend,
+                                          kialiops_platform="openshift",
                                           kialiops_kiali_host="kiali.apps.hub.example.com"))
+    assert r.returncode != 0
+    out = " ".join(r.stdout.split())
+    assert "cluster hub: impersonation is asked for (kialiops_impersonation)" in out, r.stdout[-3000:]
+    assert "spec.auth.openshift.impersonation" in out and "Kiali v2.30.0" in out and "Nothing was written" in out
+    # the role's own refusal, per remote, from the RBAC data: verify.yml loads remote_prepare's settings (no preflight)
+    r = playbook(lab, "verify.yml", dict(extra, kialiops_kiali_version=version, kialiops_impersonation="true",
+                                         kialiops_auth_strategy="openshift", kialiops_remote_backend=backend))
+    out = " ".join(r.stdout.split())
     assert r.returncode != 0
     for c in ("east", "west"):
         assert ("cluster %s: remote_prepare_impersonation is true, but Kiali %s has no impersonation" % (c, version)
-                in r.stdout), r.stdout[-3000:]
-    assert "to a version whose data has it (v2.30)" in r.stdout and "Nothing was written" in r.stdout
+                in out), r.stdout[-3000:]
+    assert "to a version whose data has it (v2.30)" in out
     for c in ("hub", "east", "west"):
         assert writes(lab.audit(c).since(marks[c], settle=0.3), [sfx]) == [], c
         assert minted(lab.audit(c).since(marks[c], settle=0.3), sfx) == [], c
