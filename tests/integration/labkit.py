@@ -104,6 +104,16 @@ def collections_root() -> str:
     return root
 
 
+def remove_remote_access(lab, clusters, home: str = "hub") -> None:
+    """Teardown: what remote_access wrote on ``clusters`` for Kiali's ``home`` (state=absent), errors ignored."""
+    for c in clusters:
+        subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
+                        "kialiops.multicluster.remote_access", "-a",
+                        "cluster_name=%s kubeconfig=%s home_cluster=%s state=absent" % (c, lab.kubeconfig(c), home)],
+                       cwd=REPO, capture_output=True, check=False,
+                       env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+
+
 def unique(prefix: str) -> str:
     return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
 

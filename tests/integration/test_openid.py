@@ -20,7 +20,7 @@ import yaml
 from kubernetes import client
 
 import oidc  # tools/lab/oidc.py (labkit puts tools/lab on sys.path)
-from labkit import REPO, audit, unique
+from labkit import REPO, audit, remove_remote_access, unique
 
 REMOTES = ("east", "west")
 ADMIN = "kialiops-admin"
@@ -64,12 +64,7 @@ def mesh(lab, tmp_path_factory):
     assert site.returncode == 0, site.stdout[-5000:] + site.stderr[-2000:]
     yield dict(data=data, vars=varfile, tmp=tmp, site=site, ns=data["kialiops_kiali_namespace"],
                instance=data["kialiops_instance_name"], secret=data["kialiops_openid_client_secret"])
-    for c in REMOTES:
-        subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
-                        "kialiops.multicluster.remote_access", "-a",
-                        "cluster_name=%s kubeconfig=%s home_cluster=hub state=absent" % (c, lab.kubeconfig(c))],
-                       cwd=REPO, capture_output=True, check=False,
-                       env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+    remove_remote_access(lab, REMOTES)
     hub.delete_namespace(data["kialiops_kiali_namespace"])
 
 

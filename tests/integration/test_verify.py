@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from labkit import REPO, audit, unique, whoami
+from labkit import REPO, audit, remove_remote_access, unique, whoami
 
 REMOTES = ("east", "west")
 CLUSTERS = ("hub", "east", "west")
@@ -104,12 +104,7 @@ def mesh(lab, tmp_path_factory):
     assert "PLAY [Verify report]" in r.stdout and "0 fail" in table(r.stdout)   # site.yml ends with verify.yml
     yield dict(extra=extra, sfx=sfx, ns=extra["kialiops_kiali_namespace"], remote_ns=extra["kialiops_remote_namespace"],
                instance=extra["kialiops_instance_name"], tmp=tmp_path_factory.mktemp("verify"))
-    for c in REMOTES:
-        subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
-                        "kialiops.multicluster.remote_access", "-a",
-                        "cluster_name=%s kubeconfig=%s home_cluster=hub state=absent" % (c, lab.kubeconfig(c))],
-                       cwd=REPO, capture_output=True, check=False,
-                       env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+    remove_remote_access(lab, REMOTES)
     hub.delete_namespace(extra["kialiops_kiali_namespace"])
 
 
