@@ -13,7 +13,6 @@ and ``allow_insecure``. Clients come from kubernetes.core's client layer (``k8s/
 
 from __future__ import annotations
 
-import base64
 import copy
 from urllib.parse import urlsplit
 
@@ -24,7 +23,6 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
     _create_configuration,
     create_api_client,
 )
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
@@ -32,7 +30,6 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     where_text,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import validate_cluster_name
-from ansible_collections.kialiops.multicluster.plugins.module_utils._render import Renderer
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService
 
 try:
@@ -172,69 +169,3 @@ def connect(params):
     """
     client, where, insecure = build_client(params)
     return ClusterService(params["cluster_name"], client, where), insecure
-
-
-class KialiopsModule(AnsibleK8SModule):
-    """kubernetes.core's module wrapper plus one client per cluster and one way to fail.
-
-    ``home`` is the cluster of the top-level options, ``remote`` the one of ``remote:`` (if the module has
-    it). Connection rules are checked for both as the module starts, before any cluster is contacted.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._services = {}
-        self.renderer = None
-        if self.params.get("render_dir"):
-            # GitOps export: every write is a server-side dry-run, and what it would apply goes to a file.
-            self.renderer = Renderer(self.params["render_dir"], self.params.get("render_secrets"))
-            self._module.check_mode = True
-        try:
-            for params in self._connections():
-                check_connection(params)
-        except KialiopsError as e:
-            self.fail_from(e)
-
-    def _connections(self):
-        yield self.params
-        if self.params.get("remote"):
-            yield self.params["remote"]
-
-    @property
-    def no_log_values(self):
-        return self._module.no_log_values
-
-    def mask(self, *values):
-        """Keep secret material (and its base64 form) out of every output, from now on."""
-        for value in values:
-            if value:
-                raw = value.encode("utf-8") if isinstance(value, str) else value
-                self.no_log_values.add(raw.decode("utf-8", "replace"))
-                self.no_log_values.add(base64.b64encode(raw).decode("ascii"))
-
-    def connect(self, params):
-        """The ClusterService of one connection's parameters (cached)."""
-        key = tuple(params.get(k) for k in ("cluster_name",) + CONNECTION_OPTIONS)
-        if key not in self._services:
-            client, where, insecure = build_client(params, check_mode=self.check_mode)
-            if insecure:
-                self.warn("cluster %s: TLS verification is off (%s), accepted because allow_insecure=true"
-                          % (params["cluster_name"], "; ".join(insecure)))
-            self._services[key] = ClusterService(params["cluster_name"], client, where, renderer=self.renderer)
-        return self._services[key]
-
-    @property
-    def home(self):
-        return self.connect(self.params)
-
-    @property
-    def remote(self):
-        return self.connect(self.params["remote"])
-
-    def fail_from(self, error, **result):
-        """The one place a KialiopsError becomes fail_json."""
-        result.update(error.to_result())
-        # Called inside `except KialiopsError`, fail_json takes the traceback (with its API or transport cause)
-        # from the pending exception, shown when tracebacks are enabled. Passing the error itself would append
-        # the raw exception chain (response headers and bodies) to the message.
-        self.fail_json(msg=str(error), **result)

@@ -163,10 +163,10 @@ review:
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._review import (
     REVIEW_METHODS,
@@ -190,15 +190,24 @@ def argspec():
     return spec
 
 
-def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+def module_kwargs():
+    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+
+
+def run(module):
     try:
         result, error = review_stored_credential(module.home, module.params, module.mask)
-        if error is not None and module.params["fail_on_mismatch"]:
-            raise error
-        module.exit_json(changed=False, **result)
     except KialiopsError as e:
-        module.fail_from(e, remote_cluster=module.params["remote_cluster"])
+        e.details = dict(remote_cluster=module.params["remote_cluster"])
+        raise
+    if error is not None and module.params["fail_on_mismatch"]:
+        error.details = dict(remote_cluster=module.params["remote_cluster"])
+        raise error
+    return dict(result, changed=False)
+
+
+def main():
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

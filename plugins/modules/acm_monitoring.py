@@ -166,10 +166,9 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._acm import 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm_mesh import acm_monitoring
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 
 
 def argspec():
@@ -188,12 +187,16 @@ def argspec():
     return spec
 
 
+def module_kwargs():
+    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+
+
+def run(module):
+    return acm_monitoring(module.home, module.params, want_diff=module.diff, warn=module.warn)
+
+
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
-    try:
-        module.exit_json(**acm_monitoring(module.home, module.params, want_diff=module._diff, warn=module.warn))
-    except KialiopsError as e:
-        module.fail_from(e)
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

@@ -186,11 +186,10 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._acm import 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm_hub import acm_observability
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
     remote_spec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 
 
 def argspec():
@@ -214,15 +213,19 @@ def argspec():
     return spec
 
 
-def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+def module_kwargs():
+    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+
+
+def run(module):
     if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"))
-    try:
-        module.exit_json(**acm_observability(module.home, module.remote, module.params, want_diff=module._diff,
-                                             mask=module.mask, warn=module.warn))
-    except KialiopsError as e:
-        module.fail_from(e)
+        return dict(failed=True, msg=missing_required_lib("cryptography"))
+    return acm_observability(module.home, module.remote, module.params, want_diff=module.diff, mask=module.mask,
+                             warn=module.warn)
+
+
+def main():
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

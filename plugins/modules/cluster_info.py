@@ -151,23 +151,26 @@ crd_fields:
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import describe_cluster
 
 
-def main():
+def module_kwargs():
     spec = connection_spec()
     spec["namespaces"] = dict(type="list", elements="str", default=[])
     spec["crd_fields"] = dict(type="dict", default={})
-    module = KialiopsModule(argument_spec=spec, supports_check_mode=True, **CONNECTION_CONSTRAINTS)
-    try:
-        module.exit_json(changed=False, **describe_cluster(module.home, module.params["namespaces"],
-                                                           module.params["crd_fields"]))
-    except KialiopsError as e:
-        module.fail_from(e)
+    return dict(argument_spec=spec, **CONNECTION_CONSTRAINTS)
+
+
+def run(module):
+    return dict(changed=False, **describe_cluster(module.home, module.params["namespaces"],
+                                                  module.params["crd_fields"]))
+
+
+def main():
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

@@ -351,10 +351,9 @@ openid_secret:
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import kiali_cr
 from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import ensure_openid_secret
 
@@ -395,20 +394,24 @@ def argspec():
     return spec
 
 
-def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+def module_kwargs():
+    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+
+
+def run(module):
     module.mask((module.params.get("openid") or {}).get("client_secret"))
-    try:
-        result = kiali_cr(module.home, module.params, want_diff=module._diff)
-        # The client secret right after the CR (everything was validated by then, so a bad CR writes nothing): the
-        # operator creates Kiali's pod, which mounts the Secret, only when it reconciles the CR, later.
-        # (With create=false and no CR, nothing mounts it: nothing is written.)
-        secret = None if result["action"] == "absent" else ensure_openid_secret(module.home, module.params)
-        result["openid_secret"] = {k: v for k, v in (secret or {}).items() if k != "changed"} or None
-        result["changed"] = result["changed"] or bool(secret and secret["changed"])
-        module.exit_json(**result)
-    except KialiopsError as e:
-        module.fail_from(e)
+    result = kiali_cr(module.home, module.params, want_diff=module.diff)
+    # The client secret right after the CR (everything was validated by then, so a bad CR writes nothing): the
+    # operator creates Kiali's pod, which mounts the Secret, only when it reconciles the CR, later.
+    # (With create=false and no CR, nothing mounts it: nothing is written.)
+    secret = None if result["action"] == "absent" else ensure_openid_secret(module.home, module.params)
+    result["openid_secret"] = {k: v for k, v in (secret or {}).items() if k != "changed"} or None
+    result["changed"] = result["changed"] or bool(secret and secret["changed"])
+    return result
+
+
+def main():
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

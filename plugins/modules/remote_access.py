@@ -268,10 +268,9 @@ denied:
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_access import precheck, remote_access
 
@@ -291,14 +290,17 @@ def argspec():
     return spec
 
 
+def module_kwargs():
+    return dict(argument_spec=argspec(), required_if=[("state", "present", ("rbac",))], **CONNECTION_CONSTRAINTS)
+
+
+def run(module):
+    precheck(module.params)  # before any cluster is contacted
+    return remote_access(module.home, module.params, want_diff=module.diff, warn=module.warn)
+
+
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True,
-                            required_if=[("state", "present", ("rbac",))], **CONNECTION_CONSTRAINTS)
-    try:
-        precheck(module.params)  # before any cluster is contacted
-        module.exit_json(**remote_access(module.home, module.params, want_diff=module._diff, warn=module.warn))
-    except KialiopsError as e:
-        module.fail_from(e, **getattr(e, "details", {}))
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

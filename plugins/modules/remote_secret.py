@@ -392,11 +392,10 @@ diff:
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
     remote_spec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secret import ensure_remote_secret
 
 
@@ -432,12 +431,16 @@ CONSTRAINTS = dict(
     **CONNECTION_CONSTRAINTS)
 
 
+def module_kwargs():
+    return dict(argument_spec=argspec(), **CONSTRAINTS)
+
+
+def run(module):
+    return ensure_remote_secret(module)
+
+
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONSTRAINTS)
-    try:
-        module.exit_json(**ensure_remote_secret(module))
-    except KialiopsError as e:
-        module.fail_from(e)
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

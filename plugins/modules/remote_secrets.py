@@ -170,10 +170,9 @@ diff:
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secrets import remote_secrets
 
 
@@ -189,12 +188,16 @@ def argspec():
     return spec
 
 
+def module_kwargs():
+    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+
+
+def run(module):
+    return remote_secrets(module)
+
+
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
-    try:
-        module.exit_json(**remote_secrets(module))
-    except KialiopsError as e:
-        module.fail_from(e)
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

@@ -135,21 +135,27 @@ problems:
   sample: ["group 'hub' is empty: exactly one host must be the hub"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._topology import TopologyError, validate_topology
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(groups=dict(type="dict", required=True), hostvars=dict(type="dict", default={})),
-        supports_check_mode=True,
-    )
+def module_kwargs():
+    # check_k8s/check_pyyaml: this module reads no cluster, it needs neither the kubernetes client nor PyYAML
+    return dict(argument_spec=dict(groups=dict(type="dict", required=True), hostvars=dict(type="dict", default={})),
+                check_k8s=False, check_pyyaml=False)
+
+
+def run(module):
     try:
         result = validate_topology(module.params["groups"], module.params["hostvars"])
     except TopologyError as e:
-        module.fail_json(msg=str(e), problems=e.problems)
-    module.exit_json(changed=False, **result)
+        return dict(failed=True, msg=str(e), problems=e.problems)
+    return dict(changed=False, **result)
+
+
+def main():
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

@@ -273,17 +273,16 @@ summary:
 """
 
 import time
-import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     CONNECTION_CONSTRAINTS,
-    KialiopsModule,
     connection_spec,
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import verify_openid
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._verify import (
@@ -336,7 +335,11 @@ CONSTRAINTS = dict(
 )
 
 
-def run(module):
+def module_kwargs():
+    return dict(argument_spec=argspec(), **CONSTRAINTS)
+
+
+def rows_of(module):
     p = module.params
     module.mask(p.get("openid_id_token"))
     predicted = p["predicted"] if module.check_mode else {}
@@ -347,8 +350,6 @@ def run(module):
     if p["scope"] == "remote":
         would = would_store(p["remote_cluster"], predicted.get(p["remote_cluster"]))
         return [would] if would else verify_remote(module.home, p, module.mask)
-    if x509 is None:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=traceback.format_exc())
     try:
         hub = module.connect(p["hub"])
     except KialiopsError as e:
@@ -356,17 +357,23 @@ def run(module):
     return verify_acm(module.home, hub, p, module.mask)
 
 
-def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONSTRAINTS)
+def run(module):
+    if module.params["scope"] == "acm" and x509 is None:
+        return dict(failed=True, msg=missing_required_lib("cryptography"))
     try:
-        rows = run(module)
+        rows = rows_of(module)
     except KialiopsError as e:  # Kiali's home itself cannot be reached: that is the finding
         rows = [error_row(module.params["cluster_name"], "reachable", e)]
+    result = dict(changed=False, rows=rows, summary=summary(rows))
     failing = [r for r in rows if r["status"] == FAIL]
     if failing and module.params["fail_on_problem"]:
-        module.fail_json(msg="; ".join("cluster %s: %s: %s. Fix: %s" % (r["cluster"], r["check"], r["message"], r["fix"])
-                                       for r in failing), rows=rows, summary=summary(rows))
-    module.exit_json(changed=False, rows=rows, summary=summary(rows))
+        result.update(failed=True, msg="; ".join("cluster %s: %s: %s. Fix: %s" % (
+            r["cluster"], r["check"], r["message"], r["fix"]) for r in failing))
+    return result
+
+
+def main():
+    main_for(module_kwargs(), run)
 
 
 if __name__ == "__main__":

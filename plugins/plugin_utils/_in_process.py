@@ -1,0 +1,154 @@
+# Copyright (c) kialiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
+
+"""Run a kialiops module's work inside Ansible's worker process, on the controller.
+
+kialiops' hosts are clusters reached through a local connection: an Ansible module would run on the controller
+anyway, but in a new interpreter that unpacks AnsiballZ and imports the kubernetes client every time (about 0.7 s
+of CPU per task, most of a run's cost). Each module has an action plugin of the same name (``plugins/action/``)
+built on ``InProcessAction``: when the task's connection is local (and nothing asks for a separate process:
+become, async, a task ``environment``, ``kialiops_in_process: false``), it validates the arguments with the module's
+own spec, runs the module's ``run(module)`` in the worker, and returns what the module would have returned (no_log
+values and ``mask()``-ed secrets removed from the whole result, warnings, check mode, diff). Otherwise it runs the
+module as usual. The worker is forked from the controller, which already imported this file (the linear strategy
+loads each task's action class before queuing it), so the kubernetes client is imported once per playbook run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import traceback
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+try:
+    # Imported here, in the controller, on purpose: see the module docstring.
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._module import ClusterAccess, outcome
+except ImportError:  # no kubernetes client on the controller: every task runs as a module
+    ClusterAccess = outcome = None
+try:
+    # the kubernetes client's record of the files it wrote (removed by our own clean-up instead of at exit)
+    from kubernetes.config.kube_config import _cleanup_temp_files as _forget_kubeconfig_files
+except ImportError:
+    _forget_kubeconfig_files = None
+
+COLLECTION = "kialiops.multicluster"
+# What AnsibleK8SModule takes besides AnsibleModule's keyword arguments
+_NOT_VALIDATOR_KWARGS = ("supports_check_mode", "check_k8s", "check_pyyaml", "module_class")
+
+
+class ModuleContext(ClusterAccess or object):
+    """The ``module`` a module's ``run(module)`` gets in-process: validated parameters, check mode, diff, warnings."""
+
+    def __init__(self, name, module_kwargs, args, check_mode, diff):
+        kwargs = {k: v for k, v in module_kwargs.items() if k not in _NOT_VALIDATOR_KWARGS}
+        spec = kwargs.pop("argument_spec")
+        # A module receives its arguments as JSON: plain str/dict/list, not the controller's tagged types (which,
+        # e.g., yaml.safe_dump refuses).
+        args = json.loads(json.dumps(dict(args), default=str))
+        validation = ArgumentSpecValidator(spec, **kwargs).validate(args)
+        self.name = name
+        self.params = validation.validated_parameters
+        self.no_log_values = set(validation._no_log_values)
+        self.check_mode = check_mode
+        self.diff = diff
+        self.warnings = []
+        self.error = None
+        if validation.errors.errors:
+            msg = validation.errors.msg
+            if isinstance(validation.errors[0], UnsupportedError):
+                msg = "Unsupported parameters for (%s) module: %s" % (name, msg)
+            self.error = msg
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+def run_in_process(name, module, args, check_mode, diff):
+    """The result of module ``name`` (its python module ``module``) run on ``args`` in this process.
+
+    Files the run writes in the temporary directory (the kubernetes client writes a kubeconfig's client key and
+    certificates there, and deletes them only at interpreter exit, which a worker never reaches) go to a private
+    directory removed when the run ends, as they would be with a module's interpreter.
+    """
+    scratch = tempfile.mkdtemp(prefix="kialiops-")
+    saved, tempfile.tempdir = tempfile.tempdir, scratch
+    try:
+        return _run(name, module, args, check_mode, diff)
+    finally:
+        tempfile.tempdir = saved
+        if _forget_kubeconfig_files is not None:
+            _forget_kubeconfig_files()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(name, module, args, check_mode, diff):
+    context = ModuleContext(name, module.module_kwargs(), args, check_mode, diff)
+    if context.error:
+        ok, result = False, dict(failed=True, msg=context.error)
+    else:
+        try:
+            ok, result = outcome(context, _started(module.run))
+        except Exception as e:  # pylint: disable=broad-exception-caught
+            # a bug: as a module's traceback would be, but with the no_log values removed like the rest
+            ok, result = False, dict(msg="%s: %s" % (type(e).__name__, e), exception=traceback.format_exc())
+    if context.warnings:
+        result["warnings"] = context.warnings
+    result["invocation"] = {"module_args": context.params}
+    result = remove_values(result, context.no_log_values)
+    result["failed"] = not ok
+    return result
+
+
+def _started(run):
+    """``run`` after the connection rules (and the GitOps renderer) were set up, as KialiopsModule does at start."""
+    def started(context):
+        if hasattr(context, "_start_clusters"):
+            context._start_clusters()
+        return run(context)
+    return started
+
+
+class InProcessAction(ActionBase):
+    """The action plugin of one kialiops module: in-process when the connection is local, else the module."""
+
+    MODULE = None  # the module's short name, set by each plugins/action/<module>.py
+    _supports_check_mode = True
+    _supports_async = True
+
+    def _in_process(self, task_vars):
+        if outcome is None or self._task.async_val or self._play_context.become:
+            return False
+        if any(self._task.environment or []):  # ([{}] when the task sets none)
+            return False  # the module's environment would differ from the controller's
+        if not boolean(task_vars.get("kialiops_in_process", True), strict=False):
+            return False
+        if os.environ.get("KIALIOPS_IN_PROCESS", "1") == "0":
+            return False
+        return getattr(self._connection, "transport", None) == "local"
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        fqcn = "%s.%s" % (COLLECTION, self.MODULE)
+        if not self._in_process(task_vars):
+            result.update(self._execute_module(module_name=fqcn, module_args=dict(self._task.args),
+                                               task_vars=task_vars, wrap_async=self._task.async_val))
+            return result
+        module = importlib.import_module("ansible_collections.kialiops.multicluster.plugins.modules." + self.MODULE)
+        result.update(run_in_process(self.MODULE, module, self._task.args, bool(self._task.check_mode),
+                                     bool(self._task.diff)))
+        if self._task.no_log:
+            result["_ansible_no_log"] = True
+        return result
