@@ -147,7 +147,7 @@ class InProcessAction(ActionBase):
                                                task_vars=task_vars, wrap_async=self._task.async_val))
             return result
         module = importlib.import_module("ansible_collections.kialiops.multicluster.plugins.modules." + self.MODULE)
-        result.update(run_in_process(self.MODULE, module, self._task.args, bool(self._task.check_mode),
+        result.update(run_in_process(fqcn, module, self._task.args, bool(self._task.check_mode),
                                      bool(self._task.diff)))
         if self._task.no_log:
             result["_ansible_no_log"] = True

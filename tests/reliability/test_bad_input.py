@@ -158,7 +158,9 @@ CASES = {
     "malformed_kubeconfig": ("prepare.yml", kc_malformed, {}, ["cluster east", "kubeconfig"]),
     "kubeconfig_file_missing": ("prepare.yml", kc_missing_file, {}, ["cluster east", "does-not-exist.kubeconfig"]),
     "unknown_context": ("prepare.yml", kc_unknown_context, {}, ["cluster east", "no-such-context"]),
-    "site_403_named_in_summary": ("site.yml", kc_view_only, {}, ["cluster east", "403", "Grant", "east FAILED"]),
+    # site.yml plans every remote before its first write (playbooks/plan.yml): the 403 stops the whole run
+    "site_403_stops_the_plan": ("site.yml", kc_view_only, {}, ["The plan failed on 1 cluster(s)", "cluster east", "403",
+                                                               "Grant"]),
     "kiali_crd_missing": ("install.yml", home_without_kiali_crd, {"kialiops_kiali_namespace": "istio-system"},
                           ["cluster east", "CustomResourceDefinition", "Kiali operator"]),
     "unknown_kiali_version": ("prepare.yml", None, {"kialiops_kiali_version": "v9.99"},
@@ -176,6 +178,9 @@ CASES = {
                         ["cluster %s" % HOME, "MultiClusterObservability"]),
     "unknown_cr_field": ("install.yml", None, {"kiali_install_cr_spec": {"deployment": {"no_such_field": 1}}},
                          ["cluster %s" % HOME, "spec.deployment.no_such_field"]),
+    # site.yml plans the Kiali CR with the remotes (playbooks/plan.yml): no remote is written before it is refused
+    "site_unknown_cr_field": ("site.yml", None, {"kiali_install_cr_spec": {"deployment": {"no_such_field": 1}}},
+                              ["The plan failed on 1 cluster(s)", "cluster %s" % HOME, "spec.deployment.no_such_field"]),
     # Kiali's home is read before any remote is prepared (playbooks/preflight.yml): nothing is written half-way
     "site_kiali_crd_missing": ("site.yml", home_without_kiali_crd, {"kialiops_kiali_namespace": "istio-system",
                                                                     "kialiops_instance_name": unique("crdless")},
