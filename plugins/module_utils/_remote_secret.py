@@ -20,11 +20,6 @@ import base64
 import os
 import time
 
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
-    yaml = None
-
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError, describe_object
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import (
@@ -35,6 +30,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig 
     check_server,
     dump_kubeconfig,
     kubeconfig_cluster_entry,
+    read_kubeconfig_files,
     rfc3339,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import (
@@ -178,14 +174,8 @@ def check_permissions(home, remote, params, cluster, removing_other):
 
 def _remote_kubeconfig_entry(remote_params):
     paths = remote_params.get("kubeconfig") or os.environ.get("KUBECONFIG") or "~/.kube/config"
-    documents = []
-    for path in [os.path.expanduser(x) for x in paths.split(os.pathsep) if x]:
-        try:
-            with open(path, encoding="utf-8") as f:
-                documents.append((path, yaml.safe_load(f)))
-        except (OSError, yaml.YAMLError):
-            continue  # the connection already loaded what it needs; a CA is then looked for elsewhere
-    return kubeconfig_cluster_entry(documents, remote_params.get("context"))[0]
+    # An unreadable file is skipped: the connection already loaded what it needs; a CA is then looked for elsewhere.
+    return kubeconfig_cluster_entry(read_kubeconfig_files(paths), remote_params.get("context"))[0]
 
 
 def resolve_target(remote, params, cluster, warn):
@@ -219,14 +209,11 @@ class LegacyTokenSecrets:
     (legacy_secret_names()), so a rotation creates the other one and leaves the Secret whose token Kiali runs with
     in place (``superseded``) until the new credential is stored and Kiali told."""
 
-    def __init__(self, remote, params, label_home, changes, warn, mask, check_mode):
-        self.remote = remote
-        self.params = params
+    def __init__(self, module, label_home, changes):
+        self.remote, self.params, self.check_mode = module.remote, module.params, module.check_mode
+        self.warn, self.mask = module.warn, module.mask
         self.label_home = label_home
         self.changes = changes
-        self.warn = warn
-        self.mask = mask
-        self.check_mode = check_mode
         self.superseded = []
 
     def _record(self, obj, before, after):
@@ -343,8 +330,7 @@ class RemoteCredential:
         self.sa_pending = False
 
     def legacy_tokens(self):
-        return LegacyTokenSecrets(self.module.remote, self.params, self.label_home, self.changes, self.module.warn,
-                                  self.module.mask, self.check_mode)
+        return LegacyTokenSecrets(self.module, self.label_home, self.changes)
 
     def secret(self):
         return dict(name=secret_name(self.form, self.cluster), namespace=self.params["namespace"], key=self.cluster)
