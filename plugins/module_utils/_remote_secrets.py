@@ -111,4 +111,3 @@ def remote_secrets(module):
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = dict(before=diff_before, after=diff_after)
     return result
-
