@@ -169,3 +169,39 @@ def connect(params):
     """
     client, where, insecure = build_client(params)
     return ClusterService(params["cluster_name"], client, where), insecure
+
+
+def connect_kubeconfig(cluster, kubeconfig, where, pool_size=None):
+    """A ClusterService for ``cluster`` from an in-memory kubeconfig (a dict: the credential stored for Kiali), so
+    what it asks is asked with exactly that credential; never in check mode (it is used to read and review).
+
+    The TLS rule of every connection applies (_check_transport()), before any request: insecure-skip-tls-verify in
+    a stored kubeconfig is itself the explicit opt-in (remote_secret writes it only with allow_insecure_skip_tls),
+    a plain-http server is refused (remote_secret never stores one). ``where`` names the kubeconfig in messages;
+    its secrets must already be masked.
+    """
+    # Imported here: the kubernetes client is checked by the module (missing_required_lib) first.
+    from kubernetes import config as k8s_config
+    from kubernetes.client import ApiClient
+    from kubernetes.dynamic import DynamicClient
+
+    configuration = Configuration()
+    if pool_size:
+        configuration.connection_pool_maxsize = pool_size
+    where = dict(where, server=None)
+    try:
+        k8s_config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
+    except Exception as e:  # exec plugins, malformed kubeconfig
+        raise from_api_exception(cluster, e, "connect with the stored kubeconfig", where) from e
+    where["server"] = configuration.host
+    try:
+        _check_transport(cluster, dict(allow_insecure=urlsplit(configuration.host or "").scheme == "https"),
+                         configuration, where)
+    except KialiopsError as e:
+        raise KialiopsError(cluster, e.reason, "Store the credential again with an https:// server (api_url of "
+                            "remote_secret); a stored credential is never sent over plain http") from e
+    try:
+        dynamic = DynamicClient(ApiClient(configuration))
+    except Exception as e:  # discovery failures
+        raise from_api_exception(cluster, e, "connect with the stored kubeconfig", where) from e
+    return ClusterService(cluster, K8SClient(configuration=configuration, client=dynamic, dry_run=False), where)

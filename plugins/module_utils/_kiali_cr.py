@@ -23,7 +23,7 @@ import hashlib
 import json
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import HOME_ONLY, check_auth, check_home_only
-from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint, normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import normalise
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
     from_api_exception,
@@ -31,6 +31,12 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     unknown_fields,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import owned_labels
+from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_store import (
+    CLUSTER_ANNOTATION,
+    MULTI_CLUSTER_SELECTOR,
+    SINGLE_NAME,
+    secret_digest,
+)
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import (
     API_ERRORS,
     DRY_RUN,
@@ -57,8 +63,6 @@ DEFAULT_POD_ANNOTATIONS = {"proxy.istio.io/config": '{ "holdApplicationUntilProx
 # Digest of the spec we send: when we stop sending a field the digest changes, so ensure() applies and
 # server-side apply removes the field we no longer own.
 APPLIED_KEY = "kialiops.io/spec-digest"
-MULTI_CLUSTER_LABEL = "kiali.io/multiCluster=true"
-SINGLE_SECRET = "kiali-multi-cluster-secret"
 # Fields the operator refuses to change on an existing CR (it would orphan the old deployment).
 IMMUTABLE = ("instance_name", "namespace", "remote_cluster_resources_only")
 # status.deployment as the operator reports it (camelCase), next to spec's snake_case.
@@ -105,7 +109,7 @@ def build_cr(params, reconcile=None, restart=None, others_pod_annotations=False)
         clustering["autodetect_secrets"] = {"enabled": False}
         clustering["clusters"] = _clean(params["clusters"], ("name", "secret_name"))
     else:
-        clustering["autodetect_secrets"] = {"enabled": True, "label": MULTI_CLUSTER_LABEL}
+        clustering["autodetect_secrets"] = {"enabled": True, "label": MULTI_CLUSTER_SELECTOR}
     if params.get("kiali_urls"):
         clustering["kiali_urls"] = _clean(params["kiali_urls"], ("cluster_name", "instance_name", "namespace", "url"))
     if params.get("enable_exec_provider"):
@@ -139,12 +143,6 @@ def build_cr(params, reconcile=None, restart=None, others_pod_annotations=False)
 
 def spec_digest(spec):
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-
-
-def secret_digest(secret):
-    """Fingerprint of a Secret's keys and values (never the values themselves)."""
-    data = secret.get("data") or {}
-    return fingerprint(json.dumps({k: fingerprint(v or "") for k, v in sorted(data.items())}, sort_keys=True))
 
 
 def reconcile_value(secrets, predicted=None):
@@ -213,10 +211,10 @@ def _remote_secrets(service, namespace, secret_mode, ignore=()):
     """The secrets whose set the nudge digests: per-cluster ones, plus kiali-multi-cluster-secret unless in
     ``single`` mode (the operator restarts Kiali itself when that labelled secret changes: no nudge twice).
     ``ignore``: Secrets being removed in this run (still there in check mode)."""
-    secrets = [s for s in service.list("v1", "Secret", namespace=namespace, label_selector=MULTI_CLUSTER_LABEL)
-               if s["metadata"]["name"] != SINGLE_SECRET and s["metadata"]["name"] not in ignore]
+    secrets = [s for s in service.list("v1", "Secret", namespace=namespace, label_selector=MULTI_CLUSTER_SELECTOR)
+               if s["metadata"]["name"] != SINGLE_NAME and s["metadata"]["name"] not in ignore]
     if secret_mode != "single":
-        single = service.get("v1", "Secret", SINGLE_SECRET, namespace=namespace)
+        single = service.get("v1", "Secret", SINGLE_NAME, namespace=namespace)
         if single is not None:
             secrets.append(single)
     return secrets
@@ -225,9 +223,9 @@ def _remote_secrets(service, namespace, secret_mode, ignore=()):
 def _stored_clusters(service, namespace, secrets, params):
     """Names of the remote clusters this Kiali would read: the per-cluster secrets (their kiali.io/cluster
     annotation, else their name), the keys of kiali-multi-cluster-secret, and O(clusters) with a secret."""
-    names = {((s["metadata"].get("annotations") or {}).get("kiali.io/cluster") or s["metadata"]["name"])
-             for s in secrets if s["metadata"]["name"] != SINGLE_SECRET}
-    single = service.get("v1", "Secret", SINGLE_SECRET, namespace=namespace)
+    names = {((s["metadata"].get("annotations") or {}).get(CLUSTER_ANNOTATION) or s["metadata"]["name"])
+             for s in secrets if s["metadata"]["name"] != SINGLE_NAME}
+    single = service.get("v1", "Secret", SINGLE_NAME, namespace=namespace)
     names.update((single or {}).get("data") or {})
     names.update(c["name"] for c in params.get("clusters") or [] if c.get("secret_name"))
     return sorted(names)
@@ -269,7 +267,7 @@ def _digests(service, params):
     secrets = _remote_secrets(service, params["namespace"], params["secret_mode"], ignore=ignore)
     # In check mode nothing was stored: what remote_secret said it would store stands in for the live data.
     predicted = {k: v for k, v in (params.get("secret_digests") or {}).items()
-                 if k not in ignore and (k != SINGLE_SECRET or params["secret_mode"] != "single")
+                 if k not in ignore and (k != SINGLE_NAME or params["secret_mode"] != "single")
                  } if service.check_mode else {}
     digest = reconcile_value(secrets, predicted)
     covered = sorted(set(s["metadata"]["name"] for s in secrets) | set(predicted))

@@ -268,6 +268,18 @@ def _read(path):
         return f.read()
 
 
+def read_kubeconfig_files(paths):
+    """``[(path, parsed kubeconfig)]`` of a ``KUBECONFIG``-style list of paths (``os.pathsep``-separated, ``~``
+    expanded), in order; an unreadable or non-YAML file is skipped."""
+    documents = []
+    for path in [os.path.expanduser(x) for x in paths.split(os.pathsep) if x]:
+        try:
+            documents.append((path, yaml.safe_load(_read(path))))
+        except (OSError, yaml.YAMLError):
+            continue
+    return documents
+
+
 def kubeconfig_cluster_entry(documents, context=None):
     """The ``cluster`` entry (dict) a context of a (possibly multi-file) kubeconfig names, and its file.
 

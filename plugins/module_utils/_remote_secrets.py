@@ -9,25 +9,25 @@
 
 Which clusters the home holds a credential for, in which form, and whether kialiops stored it for this home;
 removal of some clusters (or pruning of every cluster kialiops stored that is no longer wanted), from the home only:
-the remote clusters are never contacted. The removal of one cluster is remote_secret's (``Work.absent``), so both
-modules remove exactly alike: the per-cluster Secret, or only that cluster's key of ``kiali-multi-cluster-secret``.
+the remote clusters are never contacted. The removal of one cluster is ``_secret_store.ClusterSecrets.absent``, as
+for remote_secret, so both modules remove exactly alike: the per-cluster Secret, or only that cluster's key of
+``kiali-multi-cluster-secret``.
 """
 
 from __future__ import annotations
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import is_owned
-from ansible_collections.kialiops.multicluster.plugins.module_utils._names import (
-    remote_secret_name,
-    validate_cluster_name,
-)
-from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secret import (
-    CLUSTER_ANNOTATION,
-    MULTI_CLUSTER_LABEL,
+from ansible_collections.kialiops.multicluster.plugins.module_utils._names import validate_cluster_name
+from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_store import (
+    MULTI_CLUSTER_SELECTOR,
     PER_CLUSTER,
     SINGLE,
     SINGLE_NAME,
-    Work,
+    Changes,
+    ClusterSecrets,
+    secret_cluster,
+    secret_name,
 )
 
 
@@ -42,9 +42,8 @@ def entries(per_cluster_secrets, single_secret, home):
         meta = secret.get("metadata") or {}
         if meta.get("name") == SINGLE_NAME:
             continue
-        keys = sorted((secret.get("data") or {}).keys())
-        cluster = (meta.get("annotations") or {}).get(CLUSTER_ANNOTATION) or (keys[0] if len(keys) == 1 else None)
-        out.append(dict(cluster=cluster, form=PER_CLUSTER, secret=meta.get("name"), owned=is_owned(secret, home)))
+        out.append(dict(cluster=secret_cluster(secret), form=PER_CLUSTER, secret=meta.get("name"),
+                        owned=is_owned(secret, home)))
     if single_secret is not None:
         owned = is_owned(single_secret, home)
         for key in sorted((single_secret.get("data") or {}).keys()):
@@ -60,7 +59,7 @@ def prune_targets(found, keep):
 
 def read_entries(service, namespace, home):
     """What the home holds now (see entries())."""
-    per_cluster = service.list("v1", "Secret", namespace=namespace, label_selector=MULTI_CLUSTER_LABEL + "=true")
+    per_cluster = service.list("v1", "Secret", namespace=namespace, label_selector=MULTI_CLUSTER_SELECTOR)
     single = service.get("v1", "Secret", SINGLE_NAME, namespace=namespace)
     return entries(per_cluster, single, home)
 
@@ -87,22 +86,22 @@ def remote_secrets(module):
                             "removed")
     before = read_entries(home, p["namespace"], label_home)
     targets = sorted(set(p["remove"]) | set(prune_targets(before, p["keep"]) if p["prune"] else ()))
-    works = [Work(module, cluster=cluster) for cluster in targets]
-    pending = [work for work in works if work.holding()]
+    stores = [ClusterSecrets(home, p["namespace"], cluster, label_home, Changes(), module.warn) for cluster in targets]
+    pending = [store for store in stores if store.holding()]
     if pending:
         pending[0].check_removal()  # one review: the same verbs on the same namespace for every cluster
     removed, diff_before, diff_after = [], {}, {}
-    for work in pending:
-        done = work.absent(checked=True)
-        if done["removed"]:
-            removed.append(dict(cluster=work.cluster, forms=done["removed"],
-                                secrets=sorted({_secret_of(work.cluster, form) for form in done["removed"]})))
-        diff_before.update(work.diff_before)
-        diff_after.update(work.diff_after)
-    # Work.remove() warns about each of these: kialiops never removes what it did not store.
+    for store in pending:
+        forms = store.absent(checked=True)
+        if forms:
+            removed.append(dict(cluster=store.cluster, forms=forms,
+                                secrets=sorted({secret_name(form, store.cluster) for form in forms})))
+        diff_before.update(store.changes.before)
+        diff_after.update(store.changes.after)
+    # ClusterSecrets.remove() warns about each of these: kialiops never removes what it did not store.
     unowned = sorted({e["cluster"] for e in before if e["cluster"] in targets and not e["owned"]})
     result = dict(
-        changed=any(work.changed for work in works),
+        changed=any(store.changes.changed for store in stores),
         clusters=before,
         targets=targets,
         removed=removed,
@@ -112,7 +111,3 @@ def remote_secrets(module):
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = dict(before=diff_before, after=diff_after)
     return result
-
-
-def _secret_of(cluster, form):
-    return remote_secret_name(cluster) if form == PER_CLUSTER else SINGLE_NAME

@@ -9,24 +9,18 @@
 real remote API with one SelfSubjectRulesReview evaluated locally (group-qualified SelfSubjectAccessReviews for
 what it leaves undecided, or for every check).
 
-Pure functions (expand rules into checks, decide the expected answer) plus one that builds a client from
-the kubeconfig Kiali itself will use.
+Pure functions (expand rules into checks, decide the expected answer), then review_stored_credential(): the
+checks asked with the kubeconfig Kiali itself will use (read by _secret_store, connected by _connection).
 """
 
 from __future__ import annotations
 
-import base64
+from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import connect_kubeconfig
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_store import find_stored
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError, from_api_exception
-from ansible_collections.kialiops.multicluster.plugins.module_utils._names import remote_secret_name
-
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; kept guarded for the import sanity test
-    yaml = None
-
-SINGLE_SECRET = "kiali-multi-cluster-secret"
-
+# How a client built from a stored kubeconfig names it in messages.
+STORED_KUBECONFIG = "(stored remote-cluster secret)"
 # Verbs that change something. Everything else in a rule (get, list, watch) is a read.
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "impersonate", "bind",
                          "escalate"})
@@ -107,30 +101,6 @@ def summarise(cluster, results, failures, fix):
                          % (len(failures), len(results), "; ".join(parts), more), fix)
 
 
-def service_from_kubeconfig(cluster, kubeconfig):
-    """A ClusterService for ``cluster`` built from a kubeconfig dict (the one stored for Kiali), so the
-    checks use exactly the credential Kiali will use. The kubeconfig's secrets must already be masked."""
-    # Imported here: the kubernetes client is checked by the module (missing_required_lib) first.
-    from kubernetes.client import Configuration
-    from kubernetes import config as k8s_config
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import K8SClient
-    from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService
-
-    configuration = Configuration()
-    configuration.connection_pool_maxsize = 8   # ask_all() keeps up to 8 reviews in flight
-    where = dict(server=None, kube_context=cluster, kubeconfig="(stored remote-cluster secret)")
-    try:
-        k8s_config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
-        where["server"] = configuration.host
-        from kubernetes.client import ApiClient
-        from kubernetes.dynamic import DynamicClient
-        api = ApiClient(configuration)
-        dynamic = DynamicClient(api)
-    except Exception as e:  # exec plugins, malformed kubeconfig, discovery failures
-        raise from_api_exception(cluster, e, "connect with the stored kubeconfig", where) from e
-    return ClusterService(cluster, K8SClient(configuration=configuration, client=dynamic, dry_run=False), where)
-
-
 def expected_rules(params, platform):
     """``(granted, widest)`` rules for the credential of one remote, from the same data and choices
     remote_access writes: granted = every ClusterRole it renders; widest = the write role (plus the
@@ -147,24 +117,6 @@ def expected_rules(params, platform):
     if platform == "openshift":
         widest += list((rbac.get("openshift") or {}).get("write") or [])
     return granted, widest
-
-
-def find_stored_kubeconfig(home, params):
-    """``(secret name, key, base64 kubeconfig)`` of the remote's credential on Kiali's home."""
-    remote, namespace, mode = params["remote_cluster"], params["namespace"], params["secret_mode"]
-    candidates = []
-    if mode in ("auto", "per_cluster"):
-        candidates.append(remote_secret_name(remote))
-    if mode in ("auto", "single"):
-        candidates.append(SINGLE_SECRET)
-    for name in candidates:
-        secret = home.get("v1", "Secret", name, namespace)
-        value = ((secret or {}).get("data") or {}).get(remote)
-        if value:
-            return name, remote, value
-    raise KialiopsError(home.cluster, "no credential for cluster %s in Secret %s in namespace %s"
-                        % (remote, " or ".join(candidates), namespace),
-                        "Run the remote_prepare role (playbooks/prepare.yml) for %s first" % remote)
 
 
 def ask_all(service, checks, workers=8):
@@ -246,22 +198,22 @@ def ask(service, checks, method="auto"):
     return answers, counts
 
 
-def review_stored_credential(home, params, mask):
-    """Run every check with the credential Kiali will use. Returns ``(result, error or None)``."""
+def review_stored_credential(home, params, mask, stored=None):
+    """Run every check with the credential Kiali will use. Returns ``(result, error or None)``.
+
+    ``stored``: the StoredKubeconfig already read (verify_cluster reads it once), else it is found here."""
     remote = params["remote_cluster"]
-    name, key, value = find_stored_kubeconfig(home, params)
-    text = base64.b64decode(value).decode("utf-8", "replace")
-    mask(text)
-    try:
-        kubeconfig = yaml.safe_load(text)
-        users = kubeconfig.get("users") or []
-    except Exception as e:
-        raise KialiopsError(home.cluster, "the kubeconfig for %s in Secret %s is not valid YAML" % (remote, name),
-                            "Re-run remote_prepare for %s to rewrite it" % remote) from e
-    for user in users:
-        for field in ("token", "client-key-data", "password"):
-            mask((user.get("user") or {}).get(field))
-    service = service_from_kubeconfig(remote, kubeconfig)
+    if stored is None:
+        stored, names = find_stored(home, params["namespace"], remote, params["secret_mode"], mask)
+        if stored is None:
+            raise KialiopsError(home.cluster, "no credential for cluster %s in Secret %s in namespace %s"
+                                % (remote, " or ".join(names), params["namespace"]),
+                                "Run the remote_prepare role (playbooks/prepare.yml) for %s first" % remote)
+    if stored.document is None:
+        raise KialiopsError(home.cluster, "the kubeconfig for %s in Secret %s is not valid YAML"
+                            % (remote, stored.secret_name), "Re-run remote_prepare for %s to rewrite it" % remote)
+    service = connect_kubeconfig(remote, stored.document, dict(kube_context=remote, kubeconfig=STORED_KUBECONFIG),
+                                 pool_size=8)   # ask_all() keeps up to 8 reviews in flight
     identity = service.whoami()
     platform = params["platform"] if params["platform"] != "auto" else service.platform()
     try:
@@ -274,7 +226,8 @@ def review_stored_credential(home, params, mask):
     from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import role_kind
     kind = role_kind(params["view_only"], params["auth_strategy"])
     result = dict(
-        remote_cluster=remote, secret=dict(name=name, key=key), platform=platform, role_kind=kind,
+        remote_cluster=remote, secret=dict(name=stored.secret_name, key=stored.cluster), platform=platform,
+        role_kind=kind,
         identity=identity["username"] if identity else None,
         summary=dict(total=len(results), passed=len(results) - len(failures), failed=len(failures),
                      reads=sum(1 for r in results if not r["write"]), writes=sum(1 for r in results if r["write"])),

@@ -23,28 +23,25 @@ import time
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint
 from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import HOME_ONLY
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
-from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import parse_kubeconfig, rfc3339
+from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import rfc3339
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import (
     REMOTE_SECRET_PREFIX,
     remote_secret_name,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import stored_configuration, verify_openid
-from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secret import (
+from ansible_collections.kialiops.multicluster.plugins.module_utils._review import review_stored_credential
+from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_store import (
     CLUSTER_ANNOTATION,
     MULTI_CLUSTER_LABEL,
-    PER_CLUSTER,
+    MULTI_CLUSTER_SELECTOR,
     SINGLE,
     SINGLE_LABEL,
     SINGLE_NAME,
-    annotation_key,
+    find_stored,
+    secret_cluster,
+    secret_form,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._review import review_stored_credential
-from ansible_collections.kialiops.multicluster.plugins.module_utils._token import claims_or_none, lifetime_used
-
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
-    yaml = None
+from ansible_collections.kialiops.multicluster.plugins.module_utils._token import lifetime_used
 
 try:
     from cryptography import x509
@@ -57,7 +54,6 @@ STATUSES = (OK, WARN, FAIL)
 DAY = 86400
 
 KIALI_API_VERSION = "kiali.io/v1alpha1"
-DEFAULT_AUTODETECT_LABEL = "kiali.io/multiCluster=true"
 
 # ACM Observability names (the seed docs; the acm_metrics role writes the copies).
 ACM_NAMESPACE = "open-cluster-management-observability"
@@ -106,24 +102,12 @@ def when(epoch, now):
 
 # --- home: the remote-cluster secrets ------------------------------------------------------------------------
 
-def remote_secret_form(secret):
-    """``per_cluster``, ``single`` or None: how Kiali (or kialiops) would take ``secret`` as a remote secret."""
-    meta = secret.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    name = meta.get("name") or ""
-    if name == SINGLE_NAME or labels.get(SINGLE_LABEL) == "true":
-        return SINGLE
-    if (labels.get(MULTI_CLUSTER_LABEL) == "true" or name.startswith(REMOTE_SECRET_PREFIX)
-            or CLUSTER_ANNOTATION in (meta.get("annotations") or {})):
-        return PER_CLUSTER
-    return None
-
-
 def secret_entry(secret):
-    """What judging needs of a remote secret: name, form, labels, annotation and key names. Never values."""
+    """What judging needs of a remote secret: name, form, labels, annotation and key names, and the cluster it
+    holds for Kiali (``owner``: secret_cluster()). Never values."""
     meta = secret.get("metadata") or {}
-    return dict(name=meta.get("name"), form=remote_secret_form(secret), labels=dict(meta.get("labels") or {}),
-                cluster=(meta.get("annotations") or {}).get(CLUSTER_ANNOTATION),
+    return dict(name=meta.get("name"), form=secret_form(secret), labels=dict(meta.get("labels") or {}),
+                cluster=(meta.get("annotations") or {}).get(CLUSTER_ANNOTATION), owner=secret_cluster(secret),
                 keys=sorted((secret.get("data") or {}).keys()))
 
 
@@ -159,7 +143,7 @@ def judge_secrets(home, namespace, entries, remotes, secret_modes=None):
                                 "delete it, or run playbooks/prepare.yml with kialiops_secret_mode=single"))
         else:
             problems = []
-            owner = entry["cluster"] or (entry["keys"][0] if len(entry["keys"]) == 1 else None)
+            owner = entry["owner"]
             if not entry["cluster"]:
                 problems.append("it has no %s annotation (the operator then names the mount after the secret)"
                                 % CLUSTER_ANNOTATION)
@@ -229,7 +213,7 @@ def judge_secrets(home, namespace, entries, remotes, secret_modes=None):
 # --- home: the Kiali CR ------------------------------------------------------------------------------------
 
 def _label_pair(selector):
-    key, sep, value = (selector or DEFAULT_AUTODETECT_LABEL).partition("=")
+    key, sep, value = (selector or MULTI_CLUSTER_SELECTOR).partition("=")
     return key.strip(), value.strip() if sep else None
 
 
@@ -281,7 +265,7 @@ def judge_kiali_cr(home, namespace, cr_name, cr, topology, entries, held, remote
                                                   else label_key in labels)
             if not detected and name not in explicit_secrets:
                 why = ("autodetect_secrets is off" if not auto_on else
-                       "it lacks the autodetect label %s" % (autodetect.get("label") or DEFAULT_AUTODETECT_LABEL))
+                       "it lacks the autodetect label %s" % (autodetect.get("label") or MULTI_CLUSTER_SELECTOR))
                 rows.append(row(cluster, check, FAIL, "Kiali does not mount Secret %s/%s: %s and clustering.clusters "
                                 "has no entry with secret_name %s" % (namespace, name, why, name),
                                 "run playbooks/install.yml with kiali_install_clusters listing %s, or re-run "
@@ -308,7 +292,7 @@ def judge_kiali_cr(home, namespace, cr_name, cr, topology, entries, held, remote
                         "run playbooks/install.yml, or put the cluster in the inventory's external group"))
 
     if not rows:
-        mode = ("autodetect (%s)" % (autodetect.get("label") or DEFAULT_AUTODETECT_LABEL)) if auto_on else \
+        mode = ("autodetect (%s)" % (autodetect.get("label") or MULTI_CLUSTER_SELECTOR)) if auto_on else \
             "explicit clustering.clusters"
         rows.append(row(home, check, OK, "Kiali CR %s/%s mounts every remote secret: %s%s" % (
             namespace, cr_name, mode, ", ignore_home_cluster" if ignore_home else "")))
@@ -600,55 +584,31 @@ def verify_home(home, params, predicted=None):
     return rows
 
 
-def _stored_credential(home, params, mask):
-    """``(parsed kubeconfig, annotated mode)`` of the remote's stored credential, masked; None if not stored."""
-    remote, namespace, mode = params["remote_cluster"], params["namespace"], params["secret_mode"]
-    places = []
-    if mode in ("auto", PER_CLUSTER):
-        places.append((PER_CLUSTER, remote_secret_name(remote)))
-    if mode in ("auto", SINGLE):
-        places.append((SINGLE, SINGLE_NAME))
-    for form, name in places:
-        secret = home.get("v1", "Secret", name, namespace)
-        value = ((secret or {}).get("data") or {}).get(remote)
-        if not value:
-            continue
-        mask(value)
-        text = base64.b64decode(value).decode("utf-8", "replace")
-        mask(text)
-        annotations = (secret.get("metadata") or {}).get("annotations") or {}
-        try:
-            parsed = parse_kubeconfig(text)
-        except ValueError as e:
-            raise KialiopsError(home.cluster, "the kubeconfig stored for %s in Secret %s/%s is not usable: %s"
-                                % (remote, namespace, name, e), PREPARE % remote) from e
-        mask(parsed.get("token"))
-        for user in (yaml.safe_load(text).get("users") or []):   # parse_kubeconfig() accepted it: a mapping
-            for field in ("client-key-data", "password"):
-                mask(((user or {}).get("user") or {}).get(field))
-        return parsed, annotations.get(annotation_key("mode", form, remote))
-    return None, None
-
-
 def verify_remote(home, params, mask, now=None):
     """Rows of one remote: stored credential (kind, expiry), reachable, authenticates, RBAC for its mode."""
     remote = params["remote_cluster"]
     now = time.time() if now is None else now
+    namespace = params["namespace"]
     try:
-        parsed, annotated = _stored_credential(home, params, mask)
+        stored, dummy = find_stored(home, namespace, remote, params["secret_mode"], mask)
     except KialiopsError as e:
         return [error_row(remote, "credential", e)]
-    if parsed is None:
+    if stored is None:
         return [row(remote, "credential", FAIL, "no credential for %s is stored on Kiali's home %s (namespace %s)"
-                    % (remote, home.cluster, params["namespace"]), PREPARE % remote)]
-    claims = claims_or_none(parsed["token"]) if parsed.get("token") else None
+                    % (remote, home.cluster, namespace), PREPARE % remote)]
+    try:
+        parsed = stored.credential()
+    except ValueError as e:
+        return [row(home.cluster, "credential", FAIL, "the kubeconfig stored for %s in Secret %s/%s is not usable: %s"
+                    % (remote, namespace, stored.secret_name, e), PREPARE % remote)]
+    claims, annotated = parsed["claims"], parsed["mode"]
     kind = token_kind(parsed, claims)
     rows = judge_token(remote, kind, claims, now, params["rotate_after_percent"], params.get("token_mode"), annotated)
     if params.get("openid_id_token") and parsed.get("server"):
         # Kiali reaches the remote at the stored kubeconfig's server and CA, with the user's ID token under openid
         rows.append(verify_openid(remote, stored_configuration(parsed), params, now))
     try:
-        result, mismatch = review_stored_credential(home, params, mask)
+        result, mismatch = review_stored_credential(home, params, mask, stored)
     except KialiopsError as e:
         rows.extend(judge_connection_error(remote, e, kind))
         return rows

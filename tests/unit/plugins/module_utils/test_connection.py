@@ -20,6 +20,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
     CONNECTION_CONSTRAINTS,
     build_client,
     check_connection,
+    connect_kubeconfig,
     connection_spec,
     remote_spec,
     resolve_configuration,
@@ -258,3 +259,18 @@ def test_insecure_cluster_is_refused_before_any_connection(tmp_path):
             listener.accept()  # nobody connected: the token never left
     finally:
         listener.close()
+
+
+def stored(server, **cluster):
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "east",
+            "clusters": [{"name": "east", "cluster": dict(cluster, server=server)}],
+            "contexts": [{"name": "east", "context": {"cluster": "east", "user": "east"}}],
+            "users": [{"name": "east", "user": {"token": "t"}}]}
+
+
+def test_a_stored_kubeconfig_over_plain_http_is_refused_before_any_request():
+    where = dict(kube_context="east", kubeconfig="(stored remote-cluster secret)")
+    with pytest.raises(KialiopsError) as e:
+        connect_kubeconfig("east", stored("http://127.0.0.1:1"), where)
+    assert e.value.cluster == "east" and "is not https" in e.value.reason
+    assert "https://" in e.value.fix and "allow_insecure" not in e.value.fix

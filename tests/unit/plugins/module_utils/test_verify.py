@@ -52,7 +52,7 @@ def test_row_rejects_unknown_status_and_ok_rows_carry_no_fix():
 def test_secret_entry_never_keeps_values():
     e = v.secret_entry(per_cluster("kiali-remote-cluster-secret-east", "east"))
     assert e == dict(name="kiali-remote-cluster-secret-east", form="per_cluster",
-                     labels={"kiali.io/multiCluster": "true"}, cluster="east", keys=["east"])
+                     labels={"kiali.io/multiCluster": "true"}, cluster="east", owner="east", keys=["east"])
     assert "c2VjcmV0" not in json.dumps(e)
     assert v.secret_entry({"metadata": {"name": "other"}, "data": {"a": "b"}})["form"] is None
 
@@ -107,6 +107,16 @@ def test_name_annotation_key_mismatch_fails(secret, words):
     rows, dummy = v.judge_secrets("hub", NS, entries(secret), ["east", "west"])
     bad = [r for r in rows if r["status"] == "fail" and words in r["message"]]
     assert bad, rows
+
+
+def test_a_secret_without_the_annotation_belongs_to_its_only_key():
+    """Kiali takes the only key as the cluster: a misnamed Secret without kiali.io/cluster is a finding of that
+    cluster, with the name it should have (the rule is _secret_store.secret_cluster(), not re-derived here)."""
+    rows, dummy = v.judge_secrets("hub", NS, entries(per_cluster("by-hand", None, keys=["east"])), ["east"])
+    bad = [r for r in rows if r["status"] == "fail" and "name should be" in r["message"]]
+    assert [r["cluster"] for r in bad] == ["east"], rows
+    assert "its name should be kiali-remote-cluster-secret-east for cluster east" in bad[0]["message"]
+    assert "prepare.yml for east" in bad[0]["fix"]
 
 
 def test_secret_for_the_home_itself_fails():
@@ -450,7 +460,7 @@ def test_verify_remote_masks_token_and_key_before_connecting(monkeypatch):
     text = yaml_kubeconfig(token)
     masked = []
 
-    def review(home, params, mask):
+    def review(home, params, mask, stored=None):
         assert token in masked and "S0VZ" in masked         # masked before any request with it
         raise KialiopsError("east", "rejected (401)", "refresh", status=401)
 
