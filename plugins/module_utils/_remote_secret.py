@@ -499,6 +499,6 @@ def ensure_remote_secret(module):
     credential = RemoteCredential(module)
     result = dict(present=credential.present, absent=credential.absent,
                   superseded_absent=credential.superseded_absent)[module.params["state"]]()
-    if module._diff:  # pylint: disable=protected-access
+    if module.diff:
         result["diff"] = credential.changes.diff()
     return result

@@ -108,6 +108,6 @@ def remote_secrets(module):
         removed_secrets=sorted({s for r in removed for s in r["secrets"] if s != SINGLE_NAME}),
         unowned=unowned,
     )
-    if module._diff:  # pylint: disable=protected-access
+    if module.diff:
         result["diff"] = dict(before=diff_before, after=diff_after)
     return result
