@@ -24,9 +24,6 @@ A rerun with nothing to do sends no write and no TokenRequest.
 
 from __future__ import annotations
 
-# pylint: disable=catching-non-exception
-# API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
-
 import base64
 import os
 import time
@@ -36,11 +33,10 @@ try:
 except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
     yaml = None
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint, normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
     describe_object,
-    from_api_exception,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import secret_digest
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import (
@@ -64,7 +60,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._names impor
     remote_secret_name,
     validate_cluster_name,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._service import API_ERRORS, contains
+from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
 from ansible_collections.kialiops.multicluster.plugins.module_utils._token import (
     LEGACY_TYPE,
     SA_NAME_ANNOTATION,
@@ -600,17 +596,9 @@ class Work:
         return True
 
     def _json_patch_remove_key(self):
-        home = self.module.home
-        resource = home.client.resource("Secret", "v1")
-        params = dict(name=SINGLE_NAME, namespace=self.namespace, content_type="application/json-patch+json",
-                      body=[{"op": "remove", "path": "/data/" + self.cluster}])
-        if self.check_mode:
-            params["dry_run"] = "All"
-        try:
-            return normalise(home.client.client.patch(resource, **params).to_dict())
-        except API_ERRORS as e:
-            raise from_api_exception(self.home_name, e, "remove key %s" % self.cluster, dict(
-                home.where, kind="Secret", name=SINGLE_NAME, namespace=self.namespace)) from e
+        return self.module.home.json_patch("v1", "Secret", SINGLE_NAME, self.namespace,
+                                           [{"op": "remove", "path": "/data/" + self.cluster}],
+                                           "remove key %s" % self.cluster)
 
     def _delete_if_empty(self, after):
         """Delete ``kiali-multi-cluster-secret`` once it holds no key, unless another run wrote to it meanwhile."""
@@ -624,16 +612,11 @@ class Work:
         live = home.get("v1", "Secret", SINGLE_NAME, self.namespace)
         if live is None or live.get("data") or not is_owned(live, self.label_home):
             return
-        params = dict(name=SINGLE_NAME, namespace=self.namespace,
-                      body={"preconditions": {"resourceVersion": live["metadata"]["resourceVersion"]}})
-        try:
-            home.client.client.delete(home.client.resource("Secret", "v1"), **params)
-        except API_ERRORS as e:
-            if getattr(e, "status", None) in (404, 409):
-                return  # gone already, or another run added a key meanwhile: keep it
-            raise from_api_exception(self.home_name, e, "delete the emptied Secret", dict(
-                home.where, kind="Secret", name=SINGLE_NAME, namespace=self.namespace)) from e
-        self.record(self.home_name, live, normalise(live), None)
+        # locked: None when gone already, or another run added a key meanwhile (then it is kept)
+        before = home.delete("v1", "Secret", SINGLE_NAME, self.namespace, live=live, locked=True,
+                             action="delete the emptied Secret")
+        if before is not None:
+            self.record(self.home_name, live, before, None)
 
     # --- the two states -----------------------------------------------------------------------------------
     def present(self):
@@ -673,7 +656,7 @@ class Work:
                 reuse, reason = False, "the remote cluster no longer accepts the stored token"
             if reuse:
                 token, claims = stored["token"], stored["claims"]
-            elif self.check_mode and not p.get("render_secrets"):
+            elif not self.module.remote.may_mint:
                 # (A GitOps export that asks for secrets mints for real: TokenRequest writes no object.)
                 would_mint = True
                 token, claims = PLACEHOLDER_TOKEN, dict(iat=int(now), exp=int(now) + p["token_ttl"])

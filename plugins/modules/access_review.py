@@ -162,9 +162,8 @@ review:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
@@ -175,8 +174,8 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._review impo
 
 
 def argspec():
-    spec = connection_spec()
-    spec.update(kiali_options_spec())
+    spec = connection_argspec()
+    spec.update(**kiali_options_spec())
     spec.update(
         namespace=dict(type="str", default="istio-system"),
         remote_cluster=dict(type="str", required=True),
@@ -191,7 +190,7 @@ def argspec():
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         result, error = review_stored_credential(module.home, module.params, module.mask)
         if error is not None and module.params["fail_on_mismatch"]:

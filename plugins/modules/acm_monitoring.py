@@ -165,15 +165,14 @@ diff:
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm import DEFAULT_METRICS
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm_mesh import acm_monitoring
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         home_cluster=dict(type="str", required=True),
         control_plane_namespace=dict(type="str", default="istio-system"),
@@ -189,7 +188,7 @@ def argspec():
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         module.exit_json(**acm_monitoring(module.home, module.params, want_diff=module._diff, warn=module.warn))
     except KialiopsError as e:

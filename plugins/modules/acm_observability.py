@@ -185,16 +185,15 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm import HAS_CRYPTOGRAPHY
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm_hub import acm_observability
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         remote=remote_spec(),
         home_cluster=dict(type="str"),
@@ -215,7 +214,7 @@ def argspec():
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"))
     try:

@@ -150,19 +150,20 @@ crd_fields:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import describe_cluster
 
 
+def argspec():
+    return connection_argspec().update(namespaces=dict(type="list", elements="str", default=[]),
+                                       crd_fields=dict(type="dict", default={}))
+
+
 def main():
-    spec = connection_spec()
-    spec["namespaces"] = dict(type="list", elements="str", default=[])
-    spec["crd_fields"] = dict(type="dict", default={})
-    module = KialiopsModule(argument_spec=spec, supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         module.exit_json(changed=False, **describe_cluster(module.home, module.params["namespaces"],
                                                            module.params["crd_fields"]))

@@ -350,9 +350,8 @@ openid_secret:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import kiali_cr
@@ -360,7 +359,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._openid impo
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         name=dict(type="str"),
         namespace=dict(type="str", default="istio-system"),
@@ -396,7 +395,7 @@ def argspec():
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     module.mask((module.params.get("openid") or {}).get("client_secret"))
     try:
         result = kiali_cr(module.home, module.params, want_diff=module._diff)

@@ -267,9 +267,8 @@ denied:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
@@ -277,8 +276,8 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_acce
 
 
 def argspec():
-    spec = connection_spec()
-    spec.update(kiali_options_spec())
+    spec = connection_argspec()
+    spec.update(**kiali_options_spec())
     spec.update(
         home_cluster=dict(type="str", required=True),
         namespace=dict(type="str", default="istio-system"),
@@ -288,12 +287,11 @@ def argspec():
         include_metrics=dict(type="bool", default=False),
         remove_scope=dict(type="str", choices=["everything", "rbac"], default="everything"),
     )
-    return spec
+    return spec.constrain(required_if=[("state", "present", ("rbac",))])
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True,
-                            required_if=[("state", "present", ("rbac",))], **CONNECTION_CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         precheck(module.params)  # before any cluster is contacted
         module.exit_json(**remote_access(module.home, module.params, want_diff=module._diff, warn=module.warn))

@@ -391,9 +391,8 @@ diff:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
@@ -401,7 +400,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secr
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         remote=remote_spec(),
         home_cluster=dict(type="str"),
@@ -423,17 +422,13 @@ def argspec():
         superseded=dict(type="list", elements="str", default=[], no_log=False),
         state=dict(type="str", choices=["present", "absent", "superseded_absent"], default="present"),
     )
-    return spec
-
-
-CONSTRAINTS = dict(
-    required_if=[("token_mode", "bound", ["service_account"]), ("token_mode", "legacy", ["service_account"]),
-                 ("token_mode", "exec", ["exec_config"])],
-    **CONNECTION_CONSTRAINTS)
+    return spec.constrain(required_if=[("token_mode", "bound", ["service_account"]),
+                                       ("token_mode", "legacy", ["service_account"]),
+                                       ("token_mode", "exec", ["exec_config"])])
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         module.exit_json(**ensure_remote_secret(module))
     except KialiopsError as e:

@@ -169,16 +169,15 @@ diff:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secrets import remote_secrets
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         namespace=dict(type="str", default="istio-system"),
         home_cluster=dict(type="str"),
@@ -190,7 +189,7 @@ def argspec():
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONNECTION_CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         module.exit_json(**remote_secrets(module))
     except KialiopsError as e:

@@ -137,14 +137,16 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._argspec import ArgSpec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._topology import TopologyError, validate_topology
 
 
+def argspec():
+    return ArgSpec(dict(groups=dict(type="dict", required=True), hostvars=dict(type="dict", default={})))
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(groups=dict(type="dict", required=True), hostvars=dict(type="dict", default={})),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         result = validate_topology(module.params["groups"], module.params["hostvars"])
     except TopologyError as e:

@@ -278,9 +278,8 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
     KialiopsModule,
-    connection_spec,
+    connection_argspec,
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
@@ -299,8 +298,8 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._verify impo
 
 
 def argspec():
-    spec = connection_spec()
-    spec.update(kiali_options_spec())
+    spec = connection_argspec()
+    spec.update(**kiali_options_spec())
     spec.update(
         scope=dict(type="str", choices=["home", "remote", "acm"], required=True),
         namespace=dict(type="str", default="istio-system"),
@@ -325,15 +324,9 @@ def argspec():
         review_method=dict(type="str", choices=["auto", "rules", "access"], default="auto"),
         fail_on_problem=dict(type="bool", default=True),
     )
-    return spec
-
-
-CONSTRAINTS = dict(
-    CONNECTION_CONSTRAINTS,
-    required_if=[("scope", "home", ("remotes",)),
-                 ("scope", "remote", ("remote_cluster", "home_cluster", "rbac")),
-                 ("scope", "acm", ("hub",))],
-)
+    return spec.constrain(required_if=[("scope", "home", ("remotes",)),
+                                       ("scope", "remote", ("remote_cluster", "home_cluster", "rbac")),
+                                       ("scope", "acm", ("hub",))])
 
 
 def run(module):
@@ -342,7 +335,7 @@ def run(module):
     predicted = p["predicted"] if module.check_mode else {}
     if p["scope"] == "home":
         rows = verify_home(module.home, p, predicted)
-        openid = verify_openid(module.home.cluster, module.home.client.configuration, p, time.time())
+        openid = verify_openid(module.home.cluster, module.home.configuration, p, time.time())
         return rows + ([openid] if openid else [])
     if p["scope"] == "remote":
         would = would_store(p["remote_cluster"], predicted.get(p["remote_cluster"]))
@@ -357,7 +350,7 @@ def run(module):
 
 
 def main():
-    module = KialiopsModule(argument_spec=argspec(), supports_check_mode=True, **CONSTRAINTS)
+    module = KialiopsModule(**argspec().kwargs(), supports_check_mode=True)
     try:
         rows = run(module)
     except KialiopsError as e:  # Kiali's home itself cannot be reached: that is the finding
