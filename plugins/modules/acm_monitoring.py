@@ -156,10 +156,11 @@ objects:
       type: str
       choices: [created, updated, unchanged, kept, create, update]
 diff:
-  description: Per changed object, C(before) and C(after) (normalised).
+  description:
+    - C(before) and C(after), each mapping an object that changed (in check mode, would change), named
+      C(Kind namespace/name), to the object as it was and as it is (normalised, V(null) when absent).
   returned: diff mode
-  type: list
-  elements: dict
+  type: dict
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm import DEFAULT_METRICS

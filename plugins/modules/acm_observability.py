@@ -174,10 +174,12 @@ objects:
   type: list
   elements: dict
 diff:
-  description: Per changed object, C(before) and C(after); Secret values as fingerprints.
+  description:
+    - C(before) and C(after), each mapping an object that changed (in check mode, would change), named
+      C(Kind namespace/name), to the object as it was and as it is (normalised, V(null) when absent); Secret
+      values as fingerprints.
   returned: diff mode
-  type: list
-  elements: dict
+  type: dict
 """
 
 from ansible.module_utils.basic import missing_required_lib

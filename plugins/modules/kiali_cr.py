@@ -347,6 +347,12 @@ openid_secret:
       description: What happened to it (or would have, in check mode).
       type: str
       choices: [created, updated, unchanged]
+diff:
+  description:
+    - C(before) and C(after), each mapping the Kiali CR, named C(Kiali namespace/name), to the CR as it was and as it is
+      (normalised, V(null) when absent); both empty when it did not change (in check mode, would not change).
+  returned: diff mode
+  type: dict
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (

@@ -252,10 +252,11 @@ pruned:
       type: str
   sample: [{kind: ClusterRoleBinding, name: kiali-viewer, namespace: null}]
 diff:
-  description: Per changed object, C(before) and C(after) (normalised, V(null) when absent).
+  description:
+    - C(before) and C(after), each mapping an object that changed (in check mode, would change), named
+      C(Kind namespace/name), to the object as it was and as it is (normalised, V(null) when absent).
   returned: diff mode
-  type: list
-  elements: dict
+  type: dict
 denied:
   description:
     - When the access reviews deny some verbs, every denial (C(verb), C(group), C(resource), C(namespace)); the
