@@ -32,6 +32,7 @@ try:
 except ImportError:  # the module reports missing_required_lib
     HAS_CRYPTOGRAPHY = False
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import owned_labels
 
 OBSERVABILITY_NAMESPACE = "open-cluster-management-observability"
@@ -88,15 +89,6 @@ WAYPOINT_SELECTOR = "gateway.networking.k8s.io/gateway-class-name=istio-waypoint
 _DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 
 
-class AcmValueError(ValueError):
-    """A value that cannot work, with what to do about it (``fix``)."""
-
-    def __init__(self, reason, fix):
-        super().__init__(reason)
-        self.reason = reason
-        self.fix = fix
-
-
 def labels(home):
     """Labels of every object acm_metrics creates (never put on an object someone else created)."""
     out = owned_labels(home)
@@ -109,10 +101,10 @@ def _load_mapping(text, what):
     try:
         data = yaml.safe_load(text or "") or {}
     except yaml.YAMLError as e:
-        raise AcmValueError("%s is not valid YAML (%s)" % (what, str(e).splitlines()[0]),
+        raise InputError("%s is not valid YAML (%s)" % (what, str(e).splitlines()[0]),
                             "Correct it by hand (kialiops merges into it and never overwrites it)") from e
     if not isinstance(data, dict):
-        raise AcmValueError("%s is not a YAML mapping (it is a %s)" % (what, type(data).__name__),
+        raise InputError("%s is not a YAML mapping (it is a %s)" % (what, type(data).__name__),
                             "Correct it by hand (kialiops merges into it and never overwrites it)")
     return data
 
@@ -151,7 +143,7 @@ def merge_allowlist(text, names):
     data = _load_mapping(text, "key %s of ConfigMap %s" % (ALLOWLIST_KEY, ALLOWLIST))
     have = data.get("names") or []
     if not isinstance(have, list):
-        raise AcmValueError("names in %s is not a list" % ALLOWLIST_KEY, "Correct it by hand")
+        raise InputError("names in %s is not a list" % ALLOWLIST_KEY, "Correct it by hand")
     missing = [n for n in names if n not in have]
     if not missing:
         return text, []
@@ -252,11 +244,11 @@ def check_interval(value, where):
         try:
             value = int(str(value).strip())
         except ValueError:
-            raise AcmValueError("%s is %r, not a number of seconds" % (where, value),
+            raise InputError("%s is %r, not a number of seconds" % (where, value),
                                 "Give the interval in seconds, %d to %d" % INTERVAL_RANGE) from None
     low, high = INTERVAL_RANGE
     if not low <= value <= high:
-        raise AcmValueError(
+        raise InputError(
             "%s is %d seconds, outside the range ACM accepts (%d..%d)" % (where, value, low, high),
             "Set it to %d..%d seconds (default %d, 5 minutes)" % (low, high, DEFAULT_INTERVAL))
     return value
@@ -279,7 +271,7 @@ def mco_retention(mco):
 
 def check_duration(value, where):
     if not isinstance(value, str) or not _DURATION.match(value):
-        raise AcmValueError("%s is %r, not a duration" % (where, value),
+        raise InputError("%s is %r, not a duration" % (where, value),
                             "Use a duration such as 14d, 365d or 5m")
     return value
 

@@ -25,7 +25,8 @@ import ssl
 import tempfile
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils import _acm as acm
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._change import UNCHANGED, Change
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError, KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import is_owned
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
 
@@ -155,7 +156,7 @@ class Observability:
                 source = "option retention_period"
             else:
                 acm.check_duration(retention, "the retention of MultiClusterObservability %s (%s)" % (name, source))
-        except acm.AcmValueError as e:
+        except InputError as e:
             self.fail_hub(e.reason, e.fix)
         return dict(name=name, interval_seconds=seconds, scrape_interval=acm.duration(seconds),
                     retention_period=retention, retention_source=source)
@@ -299,26 +300,19 @@ class Observability:
             self.check_home(writes)
         elif self.home.get("v1", "Namespace", params["namespace"]) is None:
             self.check_home([])
-        diffs = []
+        change = Change()
         for obj, live in planned:
-            meta = obj["metadata"]
             if not params["validate_only"]:
                 self.home.render(obj)
-            entry = dict(kind=obj["kind"], namespace=meta["namespace"], name=meta["name"])
             if not any(obj is w for w, dummy in writes):
-                entry["action"] = "unchanged"
+                change.note(obj, UNCHANGED)
             elif params["validate_only"]:
-                entry["action"] = "create" if live is None else "update"
+                change.note(obj, "create" if live is None else "update")
             else:
-                before, after = self.home.ensure(obj, live=live)
-                entry["action"] = "unchanged" if before == after else ("created" if before is None else "updated")
-                if before != after and self.want_diff:
-                    diffs.append(dict(before=before or {}, after=after or {},
-                                      object="%s %s/%s" % (obj["kind"], meta["namespace"], meta["name"])))
-            result["objects"].append(entry)
-        result["changed"] = any(o["action"] in ("created", "updated") for o in result["objects"])
+                change.record(obj, *self.home.ensure(obj, live=live))
+        result.update(changed=change.changed, objects=change.objects())
         if self.want_diff:
-            result["diff"] = diffs
+            result["diff"] = change.diff()
         return result
 
 

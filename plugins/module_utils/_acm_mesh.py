@@ -16,7 +16,12 @@ allowlist) or left alone (monitors), never labelled as ours.
 from __future__ import annotations
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils import _acm as acm
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError, describe_object
+from ansible_collections.kialiops.multicluster.plugins.module_utils._change import UNCHANGED, Change
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
+    InputError,
+    KialiopsError,
+    describe_object,
+)
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import is_owned
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
 
@@ -122,7 +127,7 @@ class MeshMonitoring:
         text = (live.get("data") or {}).get(key)
         try:
             new = merge(text)
-        except acm.AcmValueError as e:
+        except InputError as e:
             self.fail(e.reason, e.fix, "ConfigMap %s/%s" % (namespace, name))
         # ours: keep sending our labels (server-side apply would drop them otherwise); theirs: only the key
         obj_labels = acm.labels(self.home) if is_owned(live, self.home) else None
@@ -168,30 +173,24 @@ class MeshMonitoring:
         namespaces = self.namespaces()
         self.build(mesh_id, namespaces)
         writes = {id(d) for d, dummy, dummy2 in self._writes()}
-        objects, diffs = [], []
+        change = Change()
         if writes and not self.params["validate_only"]:
             self.ask()
         for desired, live, merged, note in self.plan:
-            meta = desired["metadata"]
-            entry = dict(kind=desired["kind"], namespace=meta["namespace"], name=meta["name"])
             if not note and not self.params["validate_only"]:
                 self.service.render(desired)
             if note:
-                entry["action"] = note
+                change.note(desired, note)
             elif id(desired) not in writes:
-                entry["action"] = "unchanged"
+                change.note(desired, UNCHANGED)
             elif self.params["validate_only"]:
-                entry["action"] = "create" if live is None else "update"
+                change.note(desired, "create" if live is None else "update")
             else:
-                before, after = self.service.ensure(desired, live=live, merged=merged)
-                entry["action"] = "unchanged" if before == after else ("created" if before is None else "updated")
-                if before != after and self.want_diff:
-                    diffs.append(dict(before=before or {}, after=after or {}, object=_describe(desired)))
-            objects.append(entry)
-        changed = any(o["action"] in ("created", "updated") for o in objects)
-        result = dict(changed=changed, mesh_id=mesh_id, mesh_id_source=source, namespaces=namespaces, objects=objects)
+                change.record(desired, *self.service.ensure(desired, live=live, merged=merged))
+        result = dict(changed=change.changed, mesh_id=mesh_id, mesh_id_source=source, namespaces=namespaces,
+                      objects=change.objects())
         if self.want_diff:
-            result["diff"] = diffs
+            result["diff"] = change.diff()
         return result
 
 

@@ -24,6 +24,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
     create_api_client,
 )
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._argspec import ArgSpec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
     from_api_exception,
@@ -69,6 +70,11 @@ def connection_spec(env=True):
         spec["render_dir"] = dict(type="path")
         spec["render_secrets"] = dict(type="bool", default=False)
     return spec
+
+
+def connection_argspec():
+    """A module's ArgSpec to start from: one connection (connection_spec()) and the rule that names its cluster."""
+    return ArgSpec(connection_spec(), **copy.deepcopy(CONNECTION_CONSTRAINTS))
 
 
 def remote_spec(required=True):

@@ -64,6 +64,16 @@ class KialiopsError(Exception):
         return dict(cluster=self.cluster, object=self.object, reason=self.reason, fix=self.fix, status=self.status)
 
 
+class InputError(ValueError):
+    """A value that cannot work, found by pure code that does not know the cluster: ``reason`` says what is wrong,
+    ``fix`` what to do. The caller, which knows the cluster, raises ``KialiopsError(cluster, e.reason, e.fix)``."""
+
+    def __init__(self, reason, fix):
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+
+
 # "secrets is forbidden: User \"x\" cannot list resource \"secrets\" in API group \"\" in the namespace \"ns\""
 _FORBIDDEN_RESOURCE = re.compile(
     r'User "(?P<user>[^"]*)" cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]*)" '

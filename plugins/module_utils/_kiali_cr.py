@@ -15,21 +15,14 @@ apply with strict field validation), then write with ClusterService.ensure() so 
 
 from __future__ import annotations
 
-# pylint: disable=catching-non-exception
-# API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
-
 import copy
 import hashlib
 import json
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import HOME_ONLY, check_auth, check_home_only
+from ansible_collections.kialiops.multicluster.plugins.module_utils._change import UNCHANGED, Change
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import normalise
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
-    KialiopsError,
-    from_api_exception,
-    status_message,
-    unknown_fields,
-)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import owned_labels
 from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_store import (
     CLUSTER_ANNOTATION,
@@ -37,13 +30,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_stor
     SINGLE_NAME,
     secret_digest,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._service import (
-    API_ERRORS,
-    DRY_RUN,
-    FIELD_MANAGER,
-    STRICT,
-    contains,
-)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._service import FIELD_MANAGER, contains
 
 API_VERSION = "kiali.io/v1alpha1"
 KIND = "Kiali"
@@ -231,28 +218,11 @@ def _stored_clusters(service, namespace, secrets, params):
     return sorted(names)
 
 
-def _dry_run_strict(service, resource, obj):
-    """Server-side apply as a dry-run with strict field validation: unknown fields fail, nothing is written."""
-    meta = obj["metadata"]
-    try:
-        answer = service.client.client.server_side_apply(
-            resource, body=obj, name=meta["name"], namespace=meta["namespace"], field_manager=FIELD_MANAGER,
-            force_conflicts=False, dry_run=DRY_RUN, query_params=[STRICT]).to_dict()
-    except API_ERRORS as e:
-        fields = unknown_fields(status_message(e)[0])
-        if fields:
-            raise KialiopsError(
-                service.cluster, "the Kiali CRD rejects unknown field%s %s (server-side dry-run, strict field "
-                "validation)" % ("s" if len(fields) > 1 else "", ", ".join(fields)),
-                "Correct or remove %s in kiali_install_cr_spec (the module's spec option); see the Kiali CR reference "
-                "for the field names. Nothing was written" % ("them" if len(fields) > 1 else "it"),
-                "%s %s/%s" % (KIND, meta["namespace"], meta["name"]), 422) from e
-        raise from_api_exception(service.cluster, e, "apply it (server-side dry-run, strict field validation)",
-                                 dict(service.where, kind=KIND, api_version=API_VERSION, name=meta["name"],
-                                      namespace=meta["namespace"])) from e
-    # A Kiali CRD keeps unknown fields in some subtrees (x-kubernetes-preserve-unknown-fields) and prunes them in
-    # others; strict validation catches the pruning, and the answer must still hold every field we sent.
-    service.refuse_dropped(obj, answer, dry_run=True)
+# A field the Kiali CRD does not know: the fix in the error of the strict dry-run (%s is "it" or "them"). A Kiali
+# CRD keeps unknown fields in some subtrees (x-kubernetes-preserve-unknown-fields) and prunes them in others;
+# strict validation catches the pruning, and the answer must still hold every field we sent (refuse_dropped).
+UNKNOWN_FIELDS_FIX = ("Correct or remove %s in kiali_install_cr_spec (the module's spec option); see the Kiali CR "
+                      "reference for the field names. Nothing was written")
 
 
 def _kind_served(service):
@@ -313,19 +283,19 @@ def kiali_cr(service, params, want_diff=False):
                 " or ".join(c[0] for c in changes)),
             "Keep the current value, or delete the CR (kubectl delete kiali %s -n %s; the operator then removes "
             "that Kiali) and re-run to create it with the new value. Nothing was written" % (name, namespace))
-    before = normalise(live)
-    after = before
+    change = Change()
+    after = normalise(live)
     service.render(desired)
     if live is None or not contains(live, desired):
-        resource = service.client.resource(KIND, API_VERSION)
-        _dry_run_strict(service, resource, desired)
+        service.dry_run_apply(desired, UNKNOWN_FIELDS_FIX)
         before, after = service.ensure(desired)
-    changed = before != after
-    result = dict(changed=changed, name=name, namespace=namespace, reconcile=digest, credentials_digest=restart,
-                  action="unchanged" if not changed else ("created" if before is None else "updated"),
-                  secrets=covered, cr=after)
+        change.record(desired, before, after)
+    else:
+        change.note(desired, UNCHANGED)
+    result = dict(changed=change.changed, name=name, namespace=namespace, reconcile=digest, credentials_digest=restart,
+                  action=change.objects()[0]["action"], secrets=covered, cr=after)
     if want_diff:
-        result["diff"] = dict(before=before or {}, after=after or {})
+        result["diff"] = change.diff()
     return result
 
 

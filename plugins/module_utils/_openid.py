@@ -27,6 +27,7 @@ import copy
 import json
 import tempfile
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._change import CHANGING, action
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import rfc3339, token_claims
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import is_owned, owned_labels
@@ -71,9 +72,8 @@ def ensure_openid_secret(service, params):
     name, namespace = secret_name(params), params["namespace"]
     live = service.get("v1", "Secret", name, namespace)
     desired = openid_secret(params, live)
-    before, after = service.ensure(desired, live=live)
-    action = "unchanged" if before == after else ("created" if before is None else "updated")
-    return dict(name=name, namespace=namespace, key=SECRET_KEY, action=action, changed=before != after)
+    done = action(*service.ensure(desired, live=live))
+    return dict(name=name, namespace=namespace, key=SECRET_KEY, action=done, changed=done in CHANGING)
 
 
 # --- verification: does each API server trust the IdP? -------------------------------------------------------------

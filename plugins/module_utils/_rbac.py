@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import kiali_labels, owned_labels
 
 FLAVOURS = ("chart", "operator")
@@ -46,15 +47,6 @@ VIEWER_WRITE_GRANTS = frozenset({("", "pods/portforward", "create"),
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HOST = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
-
-
-class RbacError(ValueError):
-    """Invalid input: ``reason`` says what is wrong, ``fix`` what to do."""
-
-    def __init__(self, reason, fix):
-        super().__init__(reason)
-        self.reason = reason
-        self.fix = fix
 
 
 def kiali_options_spec():
@@ -85,10 +77,10 @@ def names(instance, namespace, flavour, kind):
     ``<i>`` (its roleRef points at ``<i>`` or ``<i>-viewer``).
     """
     if flavour not in FLAVOURS:
-        raise RbacError("flavour %r is not one of %s" % (flavour, ", ".join(FLAVOURS)),
+        raise InputError("flavour %r is not one of %s" % (flavour, ", ".join(FLAVOURS)),
                         "Set flavour to chart or operator")
     if kind not in ROLE_KINDS:
-        raise RbacError("role kind %r is not one of %s" % (kind, ", ".join(ROLE_KINDS)), "This is a bug in kialiops")
+        raise InputError("role kind %r is not one of %s" % (kind, ", ".join(ROLE_KINDS)), "This is a bug in kialiops")
     role = instance if kind == "write" else instance + "-viewer"
     return dict(
         service_account=instance if flavour == "chart" else instance + "-service-account",
@@ -137,13 +129,13 @@ def viewer_write_grants(rules):
 def validate_rbac(rbac):
     """Check the shape of the ``rbac`` data (one Kiali version) and return a deep copy of it.
 
-    Raises RbacError listing every problem: unknown keys, rules that are not apiGroups/resources/verbs(/
+    Raises InputError listing every problem: unknown keys, rules that are not apiGroups/resources/verbs(/
     resourceNames) lists, and a viewer rule set that grants a write verb (beyond port-forward and token reviews).
     """
     fix = ("Pass the data of one Kiali version as loaded from roles/remote_prepare/vars/rbac/<version>.yml "
            "(keys version, write, viewer, optional openshift and openshift_extras)")
     if not isinstance(rbac, dict):
-        raise RbacError("rbac is a %s, not a dict" % type(rbac).__name__, fix)
+        raise InputError("rbac is a %s, not a dict" % type(rbac).__name__, fix)
     problems = []
     unknown = sorted(set(rbac) - RBAC_KEYS)
     if unknown:
@@ -179,13 +171,13 @@ def validate_rbac(rbac):
             problems.append("the viewer rules grant writes: %s" % ", ".join(granted))
     if problems:
         version = " for Kiali %s" % rbac["version"] if isinstance(rbac.get("version"), str) else ""
-        raise RbacError("invalid rbac data%s: %s" % (version, "; ".join(problems)), fix)
+        raise InputError("invalid rbac data%s: %s" % (version, "; ".join(problems)), fix)
     return copy.deepcopy(rbac)
 
 
 def dns_label(value, option):
     if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
-        raise RbacError(
+        raise InputError(
             "%s %r is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter "
             "or digit, at most 63 characters)" % (option, value),
             "Set %s to a valid name: it becomes part of object names and label values" % option)
@@ -193,9 +185,10 @@ def dns_label(value, option):
 
 
 def check_params(params):
-    """Reject combinations Kiali does not support; raises RbacError, returns nothing.
+    """Reject combinations Kiali does not support; raises InputError, returns nothing.
 
-    With ``platform`` ``auto`` (not detected yet) the rules that depend on the platform are skipped.
+    With ``platform`` ``auto`` (not detected yet) the rules that depend on the platform are skipped: run
+    check_platform_params() once it is known.
     """
     dns_label(params["instance_name"], "instance_name")
     dns_label(params["namespace"], "namespace")
@@ -203,20 +196,28 @@ def check_params(params):
     for option, allowed in (("flavour", FLAVOURS), ("auth_strategy", AUTH_STRATEGIES),
                             ("platform", PLATFORMS + ("auto",))):
         if params[option] not in allowed:
-            raise RbacError("%s %r is not one of %s" % (option, params[option], ", ".join(allowed)),
+            raise InputError("%s %r is not one of %s" % (option, params[option], ", ".join(allowed)),
                             "Set %s to one of them" % option)
     openshift_auth = params["auth_strategy"] == "openshift"
     if params.get("impersonation") and not openshift_auth:
-        raise RbacError(
+        raise InputError(
             "impersonation is enabled with auth_strategy %s; Kiali supports impersonation only with the openshift "
             "strategy" % params["auth_strategy"],
             "Set auth_strategy=openshift, or impersonation=false")
     if params.get("impersonation"):
         check_impersonation_supported(params.get("rbac"))
-    if params["platform"] == "auto":
-        return
+    if params["platform"] != "auto":
+        check_platform_params(params)
+
+
+def check_platform_params(params):
+    """The rules of check_params() that depend on the platform (``kubernetes`` or ``openshift``, resolved).
+
+    check_params() runs them when the platform is given; with ``auto``, call this once it is detected.
+    """
+    openshift_auth = params["auth_strategy"] == "openshift"
     if params.get("impersonation") and params["platform"] != "openshift":
-        raise RbacError(
+        raise InputError(
             "impersonation is enabled but the cluster is plain Kubernetes; the impersonate rule lives in the "
             "OpenShift-only ClusterRole %s" % names(params["instance_name"], params["namespace"], params["flavour"],
                                                     "viewer")["openshift"],
@@ -224,13 +225,13 @@ def check_params(params):
     if openshift_auth and params["platform"] == "openshift" and not params.get("impersonation"):
         host = params.get("kiali_host")
         if not host:
-            raise RbacError(
+            raise InputError(
                 "auth_strategy openshift on OpenShift needs an OAuthClient whose redirect URI is Kiali's "
                 "https://<kiali host>/api/auth/callback/%s, but kiali_host is not set" % params["cluster_name"],
                 "Set kiali_host to the host name of Kiali's route on the home cluster (e.g. kiali-istio-system.apps."
                 "hub.example.com)")
         if not _HOST.match(host):
-            raise RbacError("kiali_host %r is not a host name (with an optional :port)" % host,
+            raise InputError("kiali_host %r is not a host name (with an optional :port)" % host,
                             "Give the host only, without https:// or a path, e.g. kiali.apps.hub.example.com")
 
 
@@ -240,7 +241,7 @@ def has_impersonation(rbac):
 
 
 def check_impersonation_supported(rbac):
-    """RbacError unless the data set has the impersonate rule: impersonation is a Kiali feature of some versions only.
+    """InputError unless the data set has the impersonate rule: impersonation is a Kiali feature of some versions only.
 
     ``auth.openshift.impersonation`` exists from Kiali server v2.30.0 (kiali/kiali config/config.go); v2.28.0 and
     v2.29.0 have no such setting, so granting ``impersonate`` there (close to cluster-admin) would serve nothing.
@@ -248,7 +249,7 @@ def check_impersonation_supported(rbac):
     if has_impersonation(rbac):
         return
     version = rbac.get("version") if isinstance(rbac, dict) else None
-    raise RbacError(
+    raise InputError(
         "impersonation is enabled, but Kiali %s has no impersonation: its RBAC data (roles/remote_prepare/vars/rbac/"
         "%s.yml) has no openshift_extras.impersonation rule (auth.openshift.impersonation exists from Kiali v2.30.0, "
         "kiali/kiali config/config.go)" % (version, version),
@@ -267,19 +268,19 @@ def openshift_rules(rbac, instance, namespace, auth_strategy, impersonation):
     rules = []
     if auth_strategy == "openshift":
         if "oauthclient" not in extras:
-            raise RbacError("the rbac data for Kiali %s has no openshift_extras.oauthclient rule, needed with "
+            raise InputError("the rbac data for Kiali %s has no openshift_extras.oauthclient rule, needed with "
                             "auth_strategy openshift" % rbac.get("version"), "Use rbac data that has it")
         rule = copy.deepcopy(extras["oauthclient"])
         rule["resourceNames"] = ["%s-%s" % (instance, namespace)]
         rules.append(rule)
     if impersonation:
         if "impersonation" not in extras:
-            raise RbacError("the rbac data for Kiali %s has no openshift_extras.impersonation rule, needed with "
+            raise InputError("the rbac data for Kiali %s has no openshift_extras.impersonation rule, needed with "
                             "impersonation" % rbac.get("version"),
                             "Use rbac data of a Kiali version that supports impersonation")
         rules.append(copy.deepcopy(extras["impersonation"]))
     if "apiservers" not in extras:
-        raise RbacError("the rbac data for Kiali %s has no openshift_extras.apiservers rule, which Kiali needs on "
+        raise InputError("the rbac data for Kiali %s has no openshift_extras.apiservers rule, which Kiali needs on "
                         "every OpenShift cluster (config.openshift.io apiservers get, TLS config source auto)"
                         % rbac.get("version"), "Use rbac data that has it")
     rules.append(copy.deepcopy(extras["apiservers"]))
@@ -293,16 +294,18 @@ def _meta(name, labels, namespace=None):
     return meta
 
 
-def desired_objects(params):
+def desired_objects(params, checked=False):
     """The manifests to ensure on the remote cluster, in apply order.
 
     ``params``: cluster_name, home_cluster, namespace, instance_name, flavour, view_only, auth_strategy,
     impersonation, kiali_host, platform (kubernetes|openshift, resolved), rbac (validated or not) and
-    manage_namespace (include the Namespace: it is absent, or ours from an earlier run).
+    manage_namespace (include the Namespace: it is absent, or ours from an earlier run). ``checked``: the caller
+    ran check_params() (and, after detecting the platform, check_platform_params()) on them; else it runs here.
     """
-    check_params(params)
+    if not checked:
+        check_params(params)
     if params["platform"] not in PLATFORMS:
-        raise RbacError("platform %r is not resolved to one of %s" % (params["platform"], ", ".join(PLATFORMS)),
+        raise InputError("platform %r is not resolved to one of %s" % (params["platform"], ", ".join(PLATFORMS)),
                         "Detect the platform before rendering (this is a bug in kialiops)")
     rbac = validate_rbac(params["rbac"])
     instance, namespace, home = params["instance_name"], params["namespace"], params["home_cluster"]

@@ -16,14 +16,14 @@ deleted, so switching role, flavour or instance name leaves nothing behind.
 
 from __future__ import annotations
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import normalise
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError, where_text
+from ansible_collections.kialiops.multicluster.plugins.module_utils._change import REPLACED, Change
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError, KialiopsError, where_text
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import home_selector, is_owned
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import (
     OAUTH_API_VERSION,
     RBAC_API,
-    RbacError,
     check_params,
+    check_platform_params,
     desired_objects,
     dns_label,
     names,
@@ -86,12 +86,11 @@ class RemoteAccess:
     def __init__(self, service, params, want_diff=False, warn=None):
         self.service = service
         self.params = dict(params)
-        self.check_mode = service.check_mode  # writes are server-side dry-runs then (set by the client factory)
         self.want_diff = want_diff
         self.warn = warn or (lambda msg: None)
         self.cluster = service.cluster
         self.home = params["home_cluster"]
-        self.results = []  # (obj, action, before, after)
+        self.change = Change()
 
     def fail(self, reason, fix, **kwargs):
         raise KialiopsError(self.cluster, reason, fix, **kwargs)
@@ -163,10 +162,9 @@ class RemoteAccess:
     # --- present -------------------------------------------------------------------------------------------
     def present(self):
         params = self.params
-        validate_rbac(params["rbac"])
         if params["platform"] == "auto":
             params["platform"] = self.service.platform()
-        check_params(params)
+            check_platform_params(params)  # precheck() left out the rules that depend on the platform
         self._read_reviews(absent=False)
 
         namespace = params["namespace"]
@@ -176,7 +174,6 @@ class RemoteAccess:
         # Create the namespace only when it is absent; one kialiops created for this home earlier is reported
         # (unchanged); any other namespace is never touched.
         params["manage_namespace"] = live_ns is None or is_owned(live_ns, self.home)
-        namespace_created = live_ns is None
         desired = desired_objects(params)
 
         plan, conflicts = [], []
@@ -221,34 +218,19 @@ class RemoteAccess:
         self.review(writes, writes=True)
 
         for obj, op in plan:
-            self._write(obj, op, namespace_created)
+            if op == "replace":
+                self.change.record(obj, *self.service.replace(obj), done=REPLACED)
+            else:
+                self.change.record(obj, *self.service.ensure(obj))
         for obj in prune:
             self._delete(obj)
         return self.result(present=True)
-
-    def _write(self, obj, op, namespace_created):
-        service, check = self.service, self.check_mode
-        service.render(obj)
-        predicted = normalise(dict(obj, metadata=dict(obj["metadata"])))
-        if op == "replace":
-            meta = obj["metadata"]
-            before = service.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-            after = predicted if check else service.apply(obj)[1]
-            self.results.append((obj, "replaced", before, after))
-            return
-        if check and namespace_created and obj["metadata"].get("namespace"):
-            # The namespace exists only as a dry-run: the server would refuse a dry-run inside it.
-            self.results.append((obj, "created", None, predicted))
-            return
-        before, after = service.ensure(obj)
-        action = "created" if before is None else ("updated" if before != after else "unchanged")
-        self.results.append((obj, action, before, after))
 
     def _delete(self, obj):
         meta = obj["metadata"]
         before = self.service.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
         if before is not None:
-            self.results.append((obj, "deleted", before, None))
+            self.change.record(obj, before, None)
 
     # --- absent --------------------------------------------------------------------------------------------
     def absent(self):
@@ -289,12 +271,9 @@ class RemoteAccess:
 
     # --- result --------------------------------------------------------------------------------------------
     def result(self, present):
-        objects = []
-        for obj, action, dummy_before, dummy_after in self.results:
-            kind, namespace, name = _key(obj)
-            objects.append(dict(kind=kind, name=name, namespace=namespace, action=action))
+        objects = self.change.objects()
         out = dict(
-            changed=any(o["action"] != "unchanged" for o in objects),
+            changed=self.change.changed,
             objects=objects,
             pruned=[dict(kind=o["kind"], name=o["name"], namespace=o["namespace"]) for o in objects
                     if o["action"] == "deleted"],
@@ -307,27 +286,27 @@ class RemoteAccess:
             out.update(service_account=dict(name=n["service_account"], namespace=p["namespace"]), role=n["role"],
                        role_kind=kind, rbac_version=p["rbac"]["version"])
         if self.want_diff:
-            out["diff"] = [dict(before_header=_describe(obj), after_header=_describe(obj), before=before, after=after)
-                           for obj, action, before, after in self.results if action != "unchanged"]
+            out["diff"] = self.change.diff()
         return out
 
 
 def precheck(params):
-    """What can be rejected before any cluster is contacted (the rbac data, names, option combinations)."""
+    """What can be rejected before any cluster is contacted (the rbac data, names, option combinations): the one
+    run of check_params(); with ``platform: auto`` RemoteAccess.present() checks the platform's rules once known."""
     try:
         if params["state"] != "present":
             dns_label(params["home_cluster"], "home_cluster")
             return
         validate_rbac(params["rbac"])
         check_params(params)
-    except RbacError as e:
+    except InputError as e:
         raise KialiopsError(params["cluster_name"], e.reason, e.fix) from e
 
 
 def remote_access(service, params, want_diff=False, warn=None):
-    """Run the module's work on ``service`` (the remote cluster); returns the module result."""
+    """Run the module's work on ``service`` (the remote cluster), after precheck(); returns the module result."""
     run = RemoteAccess(service, params, want_diff=want_diff, warn=warn)
     try:
         return run.present() if params["state"] == "present" else run.absent()
-    except RbacError as e:
+    except InputError as e:
         raise KialiopsError(service.cluster, e.reason, e.fix) from e

@@ -406,7 +406,7 @@ class RemoteCredential:
                 reuse, reason = False, "the remote cluster no longer accepts the stored token"
             if reuse:
                 token, claims = stored["token"], stored["claims"]
-            elif self.check_mode and not p.get("render_secrets"):
+            elif not self.module.remote.may_mint:
                 # (A GitOps export that asks for secrets mints for real: TokenRequest writes no object.)
                 would_mint = True
                 token, claims = PLACEHOLDER_TOKEN, dict(iat=int(now), exp=int(now) + p["token_ttl"])

@@ -25,9 +25,6 @@ remote_secret and remote_secrets read, write and remove through it).
 
 from __future__ import annotations
 
-# pylint: disable=catching-non-exception
-# API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
-
 import base64
 import json
 import time
@@ -37,11 +34,10 @@ try:
 except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
     yaml = None
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint, normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
     describe_object,
-    from_api_exception,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import parse_kubeconfig
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import is_owned, owned_labels
@@ -49,7 +45,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._names impor
     REMOTE_SECRET_PREFIX,
     remote_secret_name,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._service import API_ERRORS, contains
+from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
 from ansible_collections.kialiops.multicluster.plugins.module_utils._token import access_denials, claims_or_none
 
 PER_CLUSTER = "per_cluster"
@@ -476,17 +472,8 @@ class ClusterSecrets:
         return True
 
     def _json_patch_remove_key(self):
-        home = self.home
-        resource = home.client.resource("Secret", "v1")
-        params = dict(name=SINGLE_NAME, namespace=self.namespace, content_type="application/json-patch+json",
-                      body=[{"op": "remove", "path": "/data/" + self.cluster}])
-        if home.check_mode:
-            params["dry_run"] = "All"
-        try:
-            return normalise(home.client.client.patch(resource, **params).to_dict())
-        except API_ERRORS as e:
-            raise from_api_exception(home.cluster, e, "remove key %s" % self.cluster, dict(
-                home.where, kind="Secret", name=SINGLE_NAME, namespace=self.namespace)) from e
+        return self.home.json_patch("v1", "Secret", SINGLE_NAME, self.namespace,
+                                    [{"op": "remove", "path": "/data/" + self.cluster}], "remove key %s" % self.cluster)
 
     def _delete_if_empty(self, after):
         """Delete ``kiali-multi-cluster-secret`` once it holds no key, unless another run wrote to it meanwhile."""
@@ -500,16 +487,11 @@ class ClusterSecrets:
         live = home.get("v1", "Secret", SINGLE_NAME, self.namespace)
         if live is None or live.get("data") or not is_owned(live, self.label_home):
             return
-        params = dict(name=SINGLE_NAME, namespace=self.namespace,
-                      body={"preconditions": {"resourceVersion": live["metadata"]["resourceVersion"]}})
-        try:
-            home.client.client.delete(home.client.resource("Secret", "v1"), **params)
-        except API_ERRORS as e:
-            if getattr(e, "status", None) in (404, 409):
-                return  # gone already, or another run added a key meanwhile: keep it
-            raise from_api_exception(home.cluster, e, "delete the emptied Secret", dict(
-                home.where, kind="Secret", name=SINGLE_NAME, namespace=self.namespace)) from e
-        self._record(live, normalise(live), None)
+        # locked: None when gone already, or another run added a key meanwhile (then it is kept)
+        before = home.delete("v1", "Secret", SINGLE_NAME, self.namespace, live=live, locked=True,
+                             action="delete the emptied Secret")
+        if before is not None:
+            self._record(live, before, None)
 
     def absent(self, checked=False):
         """Remove this cluster from the home, every form that holds it; the forms removed. ``checked``: the

@@ -7,8 +7,12 @@
 
 """The verbs kialiops uses on one named cluster, over kubernetes.core's client.
 
-Every failure leaves as a KialiopsError naming the cluster. Writes are server-side apply under the
-field manager ``kialiops``; check mode is server-side dry-run on the same request.
+Every request kialiops sends goes through ClusterService: apply (and ensure, which applies only what is missing),
+a strict dry-run apply, JSON patch, delete (optionally locked to the version read), replace, TokenRequest, and
+the reviews (SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview, TokenReview). Every failure
+leaves as a KialiopsError naming the cluster. Writes are server-side apply under the field manager ``kialiops``;
+check mode is decided here, once: writes become server-side dry-runs of the same request (``_dry_run()``), and
+a TokenRequest, which mints a live credential, is not sent (``may_mint``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     from_api_exception,
     missing_kind,
     status_message,
+    unknown_fields,
 )
 
 try:
@@ -64,6 +69,9 @@ class ClusterService:
         self.where = dict(where or {})
         self.renderer = renderer  # GitOps export (_render.py): applies are written to files, and dry-runs
         self._api_groups = None
+        # Check mode: namespaces this run created only as a dry-run. The server refuses a dry-run inside them
+        # (namespace not found), so writes there are predicted instead (see _predicted()).
+        self._dry_run_namespaces = set()
 
     @property
     def server(self):
@@ -71,13 +79,42 @@ class ClusterService:
         return self.client.configuration.host
 
     @property
+    def configuration(self):
+        """The kubernetes client configuration of this connection (to build a second, derived one)."""
+        return self.client.configuration
+
+    @property
     def check_mode(self):
         """Writes are server-side dry-runs (set once, by the client factory, from the module's check mode)."""
         return bool(self.client.dry_run)
 
     @property
+    def may_mint(self):
+        """Whether request_token() sends a TokenRequest: not in check mode (it would mint a live credential),
+        except for a GitOps export that writes secrets (it needs a working credential; no object is created)."""
+        return not self.check_mode or bool(self.renderer is not None and self.renderer.secrets)
+
+    @property
+    def _dynamic(self):
+        return self.client.client  # K8SClient -> DynamicClient: requests sent as they are, one each
+
+    @property
     def _api_client(self):
-        return self.client.client.client  # K8SClient -> DynamicClient -> kubernetes.client.ApiClient
+        return self._dynamic.client  # DynamicClient -> kubernetes.client.ApiClient (typed APIs)
+
+    def _dry_run(self, params, always=False):
+        """The one place check mode turns a write into a server-side dry-run (``always``: a validation)."""
+        if always or self.check_mode:
+            params["dry_run"] = DRY_RUN
+        return params
+
+    def _predicted(self, obj):
+        """Check mode, ``obj`` in a namespace that exists only as this run's dry-run: ``(None, obj normalised)``,
+        what the write would give, without a request. None otherwise."""
+        if self.check_mode and obj["metadata"].get("namespace") in self._dry_run_namespaces:
+            self.render(obj)
+            return None, normalise(obj)
+        return None
 
     def _error(self, exc, action, **target):
         # With an object in target, messages read "cluster east: Secret ns/x: cannot apply it ...".
@@ -147,18 +184,21 @@ class ClusterService:
         """Live objects of a kind (all namespaces when ``namespace`` is None), as dicts."""
         resource = self._resource(api_version, kind)
         try:
-            found = self.client.client.get(resource, namespace=namespace, label_selector=label_selector)
+            found = self._dynamic.get(resource, namespace=namespace, label_selector=label_selector)
         except API_ERRORS as e:
             raise self._error(e, "list %s" % kind, kind=kind, api_version=api_version, namespace=namespace) from e
         return [item.to_dict() for item in (found.items or [])]
 
-    def ensure(self, obj, check_mode=None, field_manager=FIELD_MANAGER, live=False, merged=False):
+    def ensure(self, obj, field_manager=FIELD_MANAGER, live=False, merged=False):
         """Apply ``obj`` only when the live object lacks some of it: a rerun sends no write at all.
 
         Returns ``(before, after)`` like apply(). Fields we stopped sending are not noticed here (the
         live object still contains the rest); callers that drop fields call apply() directly. ``live``:
         the object as the caller just read it (skips the read). ``merged``: see apply().
         """
+        predicted = self._predicted(obj)
+        if predicted:
+            return predicted
         resource = self._resource(obj["apiVersion"], obj["kind"])
         namespace = self._scope(resource, obj["kind"], obj["metadata"].get("namespace"))
         if live is False:
@@ -166,14 +206,13 @@ class ClusterService:
         if live is not None and contains(live, obj):
             self.render(obj)
             return normalise(live), normalise(live)
-        return self.apply(obj, check_mode=check_mode, field_manager=field_manager, _before=live, merged=merged)
+        return self.apply(obj, field_manager=field_manager, _before=live, merged=merged)
 
-    def apply(self, obj, check_mode=None, field_manager=FIELD_MANAGER, _before=False, merged=False):
+    def apply(self, obj, field_manager=FIELD_MANAGER, _before=False, merged=False):
         """Server-side apply ``obj`` (only the fields we own) as ``field_manager`` (``kialiops``), never forcing.
 
-        ``check_mode`` None means the service's own (the module's). Returns ``(before, after)``, both
-        normalised (``before`` None when the object did not exist); they differ exactly when the apply
-        changes (or in check mode would change) the object.
+        A dry-run in check mode. Returns ``(before, after)``, both normalised (``before`` None when the object
+        did not exist); they differ exactly when the apply changes (or in check mode would change) the object.
 
         ``merged=True`` is for a value that merges what someone else wrote into one field (a YAML document
         in a ConfigMap key that a person also edits): that field is theirs too, so a plain apply would
@@ -181,6 +220,9 @@ class ClusterService:
         ``resourceVersion`` goes into the request as a precondition, so a change made in between fails
         with 409 instead of being overwritten.
         """
+        predicted = self._predicted(obj)
+        if predicted:
+            return predicted
         api_version, kind = obj["apiVersion"], obj["kind"]
         name, namespace = obj["metadata"]["name"], obj["metadata"].get("namespace")
         resource = self._resource(api_version, kind)
@@ -192,17 +234,53 @@ class ClusterService:
             lock = dict(obj, metadata=dict(obj["metadata"], resourceVersion=before["metadata"]["resourceVersion"]))
             params.update(body=lock, force_conflicts=True)
         self.render(obj)
-        if self.check_mode if check_mode is None else check_mode:
-            params["dry_run"] = DRY_RUN
+        after = self._server_side_apply(resource, obj, self._dry_run(params))
+        if kind == "Namespace" and before is None and self.check_mode:
+            self._dry_run_namespaces.add(name)
+        return normalise(before), normalise(after)
+
+    def _server_side_apply(self, resource, obj, params, unknown_fix=None):
+        meta = obj["metadata"]
+        target = dict(kind=obj["kind"], api_version=obj["apiVersion"], name=meta["name"],
+                      namespace=params.get("namespace"))
         try:
             # DynamicClient.server_side_apply: one PATCH. (K8SClient.apply goes through kubernetes.core's
             # client-side apply helper, which reads the object again first.)
-            after = self.client.client.server_side_apply(resource, **params).to_dict()
+            answer = self._dynamic.server_side_apply(resource, **params).to_dict()
         except API_ERRORS as e:
-            raise self._error(e, "apply it", kind=kind,
-                              api_version=api_version, name=name, namespace=namespace) from e
-        self.refuse_dropped(obj, after, dry_run="dry_run" in params)
-        return normalise(before), normalise(after)
+            fields = unknown_fields(status_message(e)[0]) if unknown_fix else None
+            if fields:
+                raise KialiopsError(
+                    self.cluster, "the %s CRD rejects unknown field%s %s (server-side dry-run, strict field "
+                    "validation)" % (obj["kind"], "s" if len(fields) > 1 else "", ", ".join(fields)),
+                    unknown_fix % ("them" if len(fields) > 1 else "it"),
+                    describe_object(obj["kind"], meta["name"], params.get("namespace")), 422) from e
+            raise self._error(e, "apply it (server-side dry-run, strict field validation)" if unknown_fix
+                              else "apply it", **target) from e
+        self.refuse_dropped(obj, answer, dry_run="dry_run" in params)
+        return answer
+
+    def dry_run_apply(self, obj, unknown_fix):
+        """Validate ``obj`` without writing, whatever the check mode: a server-side apply as a dry-run with strict
+        field validation. A field the schema does not know fails with the reason "the <Kind> CRD rejects unknown
+        field(s) ..." and the fix ``unknown_fix`` (``%s`` is "it" or "them"); a field the schema would prune
+        fails as in apply(). Returns the server's answer (not normalised)."""
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        namespace = self._scope(resource, obj["kind"], obj["metadata"].get("namespace"))
+        params = dict(body=obj, name=obj["metadata"]["name"], namespace=namespace, field_manager=FIELD_MANAGER,
+                      force_conflicts=False, query_params=[STRICT])
+        return self._server_side_apply(resource, obj, self._dry_run(params, always=True), unknown_fix=unknown_fix)
+
+    def json_patch(self, api_version, kind, name, namespace, operations, action):
+        """Send a JSON patch (RFC 6902 ``operations``; a dry-run in check mode). Returns the object after it,
+        normalised. ``action`` reads after "cannot" in the error (``remove key east``)."""
+        resource = self._resource(api_version, kind)
+        namespace = self._scope(resource, kind, namespace)
+        params = dict(name=name, namespace=namespace, content_type="application/json-patch+json", body=operations)
+        try:
+            return normalise(self._dynamic.patch(resource, **self._dry_run(params)).to_dict())
+        except API_ERRORS as e:
+            raise self._error(e, action, kind=kind, name=name, namespace=namespace) from e
 
     def refuse_dropped(self, sent, answer, dry_run):
         """Fail when the server's ``answer`` lacks fields kialiops ``sent`` (see _diff.dropped_fields): never
@@ -226,24 +304,42 @@ class ClusterService:
         if self.renderer is not None:
             self.renderer.write(self.cluster, obj)
 
-    def delete(self, api_version, kind, name, namespace=None, check_mode=None):
-        """Delete one object (dry-run in check mode). Returns it normalised as it was, None if it was absent."""
+    def delete(self, api_version, kind, name, namespace=None, live=False, locked=False, action="delete it"):
+        """Delete one object (dry-run in check mode). Returns it normalised as it was, None if it was absent.
+
+        ``live``: the object as the caller just read it (skips the read). ``locked``: delete only that version of
+        it (its ``resourceVersion`` as a precondition); None when it changed meanwhile (409), nothing deleted.
+        ``action`` reads after "cannot" in the error.
+        """
         resource = self._resource(api_version, kind)
         namespace = self._scope(resource, kind, namespace)
-        before = self._get(resource, api_version, kind, name, namespace)
+        before = self._get(resource, api_version, kind, name, namespace) if live is False else live
         if before is None:
             return None
         params = dict(name=name, namespace=namespace)
-        if self.check_mode if check_mode is None else check_mode:
-            params["dry_run"] = DRY_RUN
+        if locked:
+            params["body"] = {"preconditions": {"resourceVersion": before["metadata"]["resourceVersion"]}}
         try:
-            self.client.client.delete(resource, **params)
+            self._dynamic.delete(resource, **self._dry_run(params))
         except NotFoundError:
             return None  # deleted meanwhile by someone else
         except API_ERRORS as e:
-            raise self._error(e, "delete it", kind=kind,
+            if locked and getattr(e, "status", None) == 409:
+                return None  # changed since it was read: not what the caller decided to delete
+            raise self._error(e, action, kind=kind,
                               api_version=api_version, name=name, namespace=namespace) from e
         return normalise(before)
+
+    def replace(self, obj):
+        """Delete the object, then apply ``obj``: for a field the server does not let change (a binding's
+        ``roleRef``). Returns ``(before, after)``. In check mode the delete is a dry-run and the object is still
+        there, so ``after`` is ``obj`` as it would be created (normalised), without a request."""
+        meta = obj["metadata"]
+        before = self.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        if self.check_mode:
+            self.render(obj)
+            return before, normalise(obj)
+        return before, self.apply(obj)[1]
 
     def access_review(self, verb, group, resource, namespace=None, name=None):
         """Ask the server (SelfSubjectAccessReview) whether our credential may ``verb`` ``resource``.
@@ -287,6 +383,38 @@ class ClusterService:
         status = self._api_client.sanitize_for_serialization(answer.status) if answer.status else {}
         return dict(resourceRules=status.get("resourceRules") or [], incomplete=bool(status.get("incomplete")),
                     evaluationError=status.get("evaluationError") or "")
+
+    def request_token(self, namespace, service_account, ttl):
+        """Mint a bound token for ``namespace/service_account`` (TokenRequest, ``expirationSeconds`` ``ttl``).
+
+        Returns the token (None when the server's answer holds none), or None without a request when may_mint is
+        false (check mode). Mask it at once.
+        """
+        if not self.may_mint:
+            return None
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"expirationSeconds": int(ttl)}}
+        try:
+            answer = k8s_api.CoreV1Api(self._api_client).create_namespaced_service_account_token(
+                service_account, namespace, body)
+        except API_ERRORS as e:
+            raise self._error(e, "request a token for ServiceAccount %s/%s" % (namespace, service_account),
+                              kind="ServiceAccount", name=service_account, namespace=namespace) from e
+        return answer.status.token if answer.status else None
+
+    def token_review(self, token, action="review the stored token"):
+        """Whether this cluster accepts ``token`` (TokenReview); None when the server forbids the review or does
+        not serve it. Changes nothing on the server, so it runs in check mode too."""
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        try:
+            answer = k8s_api.AuthenticationV1Api(self._api_client).create_token_review(body)
+        except ApiException as e:
+            if e.status in (403, 404):
+                return None
+            raise self._error(e, action) from e
+        except API_ERRORS as e:
+            raise self._error(e, action) from e
+        return bool(answer.status and answer.status.authenticated)
 
     def whoami(self):
         """``{username, groups}`` of our credential (SelfSubjectReview), or None when the server forbids the

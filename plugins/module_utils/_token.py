@@ -20,31 +20,14 @@ Every token joins the module's ``no_log_values`` (through the ``mask`` callback)
 
 from __future__ import annotations
 
-# pylint: disable=catching-non-exception
-# API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
-
 import base64
 import time
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
-    KialiopsError,
-    describe_object,
-    from_api_exception,
-)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError, describe_object
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import (
     same_target,
     token_claims,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._service import API_ERRORS
-
-try:
-    import kubernetes.client as k8s_api
-    from kubernetes.client.exceptions import ApiException
-except ImportError:  # the module fails earlier with missing_required_lib
-    k8s_api = None
-
-    class ApiException(Exception):
-        """Stand-in that keeps the except clauses valid when the kubernetes client is missing."""
 
 MODES = ("bound", "legacy", "exec")
 TTL_MIN = 600  # the TokenRequest API's minimum expirationSeconds
@@ -164,25 +147,13 @@ def claims_or_none(token):
         return None
 
 
-def _api(service):
-    return service.client.client.client  # K8SClient -> DynamicClient -> kubernetes.client.ApiClient
-
-
 def request_token(service, namespace, service_account, ttl, mask):
-    """Mint a bound token (TokenRequest) for ``namespace/service_account`` on ``service``'s cluster.
+    """Mint a bound token (ClusterService.request_token()) for ``namespace/service_account`` on ``service``'s
+    cluster; only where ``service.may_mint`` (never in check mode, except for a GitOps export with secrets).
 
     ``mask`` receives the token before anything else sees it. Returns ``(token, claims)``.
     """
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-            "spec": {"expirationSeconds": int(ttl)}}
-    try:
-        answer = k8s_api.CoreV1Api(_api(service)).create_namespaced_service_account_token(
-            service_account, namespace, body)
-    except API_ERRORS as e:
-        raise from_api_exception(
-            service.cluster, e, "request a token for ServiceAccount %s/%s" % (namespace, service_account),
-            dict(service.where, kind="ServiceAccount", name=service_account, namespace=namespace)) from e
-    token = answer.status.token if answer.status else None
+    token = service.request_token(namespace, service_account, ttl)
     mask(token)
     if not token:
         raise KialiopsError(service.cluster, "the TokenRequest for ServiceAccount %s/%s returned no token"
@@ -252,16 +223,7 @@ def token_accepted(service, token):
     A TokenReview changes nothing on the server; it catches revoked tokens and rotated signing keys that the
     claims cannot show.
     """
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
-    try:
-        answer = k8s_api.AuthenticationV1Api(_api(service)).create_token_review(body)
-    except ApiException as e:
-        if e.status in (403, 404):
-            return None
-        raise from_api_exception(service.cluster, e, "review the stored token", service.where) from e
-    except API_ERRORS as e:
-        raise from_api_exception(service.cluster, e, "review the stored token", service.where) from e
-    return bool(answer.status and answer.status.authenticated)
+    return service.token_review(token)
 
 
 def access_denials(service, checks):
@@ -272,19 +234,9 @@ def access_denials(service, checks):
     """
     denials = []
     for verb, group, resource, subresource, namespace, name in checks:
-        attributes = dict(verb=verb, group=group or "", resource=resource)
-        for key, value in (("subresource", subresource), ("namespace", namespace), ("name", name)):
-            if value:
-                attributes[key] = value
-        body = dict(apiVersion="authorization.k8s.io/v1", kind="SelfSubjectAccessReview",
-                    spec=dict(resourceAttributes=attributes))
-        what = resource + ("/" + subresource if subresource else "") + ("." + group if group else "")
-        try:
-            answer = k8s_api.AuthorizationV1Api(_api(service)).create_self_subject_access_review(body)
-        except API_ERRORS as e:
-            raise from_api_exception(service.cluster, e, "review access to %s %s" % (verb, what),
-                                     service.where) from e
-        if not (answer.status and answer.status.allowed):
-            denials.append("cluster %s: cannot %s %s%s" % (
-                service.cluster, verb, what, " in namespace %s" % namespace if namespace else ""))
+        full = resource + ("/" + subresource if subresource else "")
+        if not service.access_review(verb, group, full, namespace=namespace, name=name)["allowed"]:
+            denials.append("cluster %s: cannot %s %s%s%s" % (
+                service.cluster, verb, full, "." + group if group else "",
+                " in namespace %s" % namespace if namespace else ""))
     return denials

@@ -162,8 +162,7 @@ review:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
@@ -175,8 +174,8 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._review impo
 
 
 def argspec():
-    spec = connection_spec()
-    spec.update(kiali_options_spec())
+    spec = connection_argspec()
+    spec.update(**kiali_options_spec())
     spec.update(
         namespace=dict(type="str", default="istio-system"),
         remote_cluster=dict(type="str", required=True),
@@ -191,7 +190,7 @@ def argspec():
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

@@ -156,23 +156,23 @@ objects:
       type: str
       choices: [created, updated, unchanged, kept, create, update]
 diff:
-  description: Per changed object, C(before) and C(after) (normalised).
+  description:
+    - C(before) and C(after), each mapping an object that changed (in check mode, would change), named
+      C(Kind namespace/name), to the object as it was and as it is (normalised, V(null) when absent).
   returned: diff mode
-  type: list
-  elements: dict
+  type: dict
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm import DEFAULT_METRICS
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm_mesh import acm_monitoring
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         home_cluster=dict(type="str", required=True),
         control_plane_namespace=dict(type="str", default="istio-system"),
@@ -188,7 +188,7 @@ def argspec():
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

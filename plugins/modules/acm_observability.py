@@ -174,10 +174,12 @@ objects:
   type: list
   elements: dict
 diff:
-  description: Per changed object, C(before) and C(after); Secret values as fingerprints.
+  description:
+    - C(before) and C(after), each mapping an object that changed (in check mode, would change), named
+      C(Kind namespace/name), to the object as it was and as it is (normalised, V(null) when absent); Secret
+      values as fingerprints.
   returned: diff mode
-  type: list
-  elements: dict
+  type: dict
 """
 
 from ansible.module_utils.basic import missing_required_lib
@@ -185,15 +187,14 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm import HAS_CRYPTOGRAPHY
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm_hub import acm_observability
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         remote=remote_spec(),
         home_cluster=dict(type="str"),
@@ -214,7 +215,7 @@ def argspec():
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

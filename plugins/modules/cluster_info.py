@@ -150,18 +150,19 @@ crd_fields:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import describe_cluster
 
 
+def argspec():
+    return connection_argspec().update(namespaces=dict(type="list", elements="str", default=[]),
+                                       crd_fields=dict(type="dict", default={}))
+
+
 def module_kwargs():
-    spec = connection_spec()
-    spec["namespaces"] = dict(type="list", elements="str", default=[])
-    spec["crd_fields"] = dict(type="dict", default={})
-    return dict(argument_spec=spec, **CONNECTION_CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

@@ -347,19 +347,24 @@ openid_secret:
       description: What happened to it (or would have, in check mode).
       type: str
       choices: [created, updated, unchanged]
+diff:
+  description:
+    - C(before) and C(after), each mapping the Kiali CR, named C(Kiali namespace/name), to the CR as it was and as it is
+      (normalised, V(null) when absent); both empty when it did not change (in check mode, would not change).
+  returned: diff mode
+  type: dict
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import kiali_cr
+from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import ensure_openid_secret
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         name=dict(type="str"),
         namespace=dict(type="str", default="istio-system"),
@@ -395,7 +400,7 @@ def argspec():
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

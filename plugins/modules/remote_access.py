@@ -252,10 +252,11 @@ pruned:
       type: str
   sample: [{kind: ClusterRoleBinding, name: kiali-viewer, namespace: null}]
 diff:
-  description: Per changed object, C(before) and C(after) (normalised, V(null) when absent).
+  description:
+    - C(before) and C(after), each mapping an object that changed (in check mode, would change), named
+      C(Kind namespace/name), to the object as it was and as it is (normalised, V(null) when absent).
   returned: diff mode
-  type: list
-  elements: dict
+  type: dict
 denied:
   description:
     - When the access reviews deny some verbs, every denial (C(verb), C(group), C(resource), C(namespace)); the
@@ -267,8 +268,7 @@ denied:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import kiali_options_spec
@@ -276,8 +276,8 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_acce
 
 
 def argspec():
-    spec = connection_spec()
-    spec.update(kiali_options_spec())
+    spec = connection_argspec()
+    spec.update(**kiali_options_spec())
     spec.update(
         home_cluster=dict(type="str", required=True),
         namespace=dict(type="str", default="istio-system"),
@@ -287,11 +287,11 @@ def argspec():
         include_metrics=dict(type="bool", default=False),
         remove_scope=dict(type="str", choices=["everything", "rbac"], default="everything"),
     )
-    return spec
+    return spec.constrain(required_if=[("state", "present", ("rbac",))])
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), required_if=[("state", "present", ("rbac",))], **CONNECTION_CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

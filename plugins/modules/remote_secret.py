@@ -391,8 +391,7 @@ diff:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
@@ -400,7 +399,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secr
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         remote=remote_spec(),
         home_cluster=dict(type="str"),
@@ -422,17 +421,13 @@ def argspec():
         superseded=dict(type="list", elements="str", default=[], no_log=False),
         state=dict(type="str", choices=["present", "absent", "superseded_absent"], default="present"),
     )
-    return spec
-
-
-CONSTRAINTS = dict(
-    required_if=[("token_mode", "bound", ["service_account"]), ("token_mode", "legacy", ["service_account"]),
-                 ("token_mode", "exec", ["exec_config"])],
-    **CONNECTION_CONSTRAINTS)
+    return spec.constrain(required_if=[("token_mode", "bound", ["service_account"]),
+                                       ("token_mode", "legacy", ["service_account"]),
+                                       ("token_mode", "exec", ["exec_config"])])
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), **CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

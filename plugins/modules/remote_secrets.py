@@ -169,15 +169,14 @@ diff:
 """
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._remote_secrets import remote_secrets
 
 
 def argspec():
-    spec = connection_spec()
+    spec = connection_argspec()
     spec.update(
         namespace=dict(type="str", default="istio-system"),
         home_cluster=dict(type="str"),
@@ -189,7 +188,7 @@ def argspec():
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), **CONNECTION_CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def run(module):

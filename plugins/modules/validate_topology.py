@@ -136,14 +136,18 @@ problems:
 """
 
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._argspec import ArgSpec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._topology import TopologyError, validate_topology
 
 
+def argspec():
+    return ArgSpec(dict(groups=dict(type="dict", required=True), hostvars=dict(type="dict", default={})))
+
+
 def module_kwargs():
     # check_k8s/check_pyyaml: this module reads no cluster, it needs neither the kubernetes client nor PyYAML
-    return dict(argument_spec=dict(groups=dict(type="dict", required=True), hostvars=dict(type="dict", default={})),
-                check_k8s=False, check_pyyaml=False)
+    return dict(argspec().kwargs(), check_k8s=False, check_pyyaml=False)
 
 
 def run(module):

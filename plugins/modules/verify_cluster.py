@@ -277,8 +277,7 @@ import time
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
-    CONNECTION_CONSTRAINTS,
-    connection_spec,
+    connection_argspec,
     remote_spec,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
@@ -298,8 +297,8 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._verify impo
 
 
 def argspec():
-    spec = connection_spec()
-    spec.update(kiali_options_spec())
+    spec = connection_argspec()
+    spec.update(**kiali_options_spec())
     spec.update(
         scope=dict(type="str", choices=["home", "remote", "acm"], required=True),
         namespace=dict(type="str", default="istio-system"),
@@ -324,19 +323,13 @@ def argspec():
         review_method=dict(type="str", choices=["auto", "rules", "access"], default="auto"),
         fail_on_problem=dict(type="bool", default=True),
     )
-    return spec
-
-
-CONSTRAINTS = dict(
-    CONNECTION_CONSTRAINTS,
-    required_if=[("scope", "home", ("remotes",)),
-                 ("scope", "remote", ("remote_cluster", "home_cluster", "rbac")),
-                 ("scope", "acm", ("hub",))],
-)
+    return spec.constrain(required_if=[("scope", "home", ("remotes",)),
+                                       ("scope", "remote", ("remote_cluster", "home_cluster", "rbac")),
+                                       ("scope", "acm", ("hub",))])
 
 
 def module_kwargs():
-    return dict(argument_spec=argspec(), **CONSTRAINTS)
+    return argspec().kwargs()
 
 
 def rows_of(module):
@@ -345,7 +338,7 @@ def rows_of(module):
     predicted = p["predicted"] if module.check_mode else {}
     if p["scope"] == "home":
         rows = verify_home(module.home, p, predicted)
-        openid = verify_openid(module.home.cluster, module.home.client.configuration, p, time.time())
+        openid = verify_openid(module.home.cluster, module.home.configuration, p, time.time())
         return rows + ([openid] if openid else [])
     if p["scope"] == "remote":
         would = would_store(p["remote_cluster"], predicted.get(p["remote_cluster"]))

@@ -526,7 +526,9 @@ def test_check_mode_changes_nothing(lab, acm, world):
     assert get(lab, "hub", "Secret", "acm-observability-certs", world["kiali"]) is None
     found = writes(lab, marks)
     assert found["hub"] and all("dryRun=All" in e["requestURI"] for e in found["hub"]), found
-    secret_diff = res["diff"][0]["after"]
+    assert res["diff"]["before"] == {"Secret %s/acm-observability-certs" % world["kiali"]: None,
+                                     "ConfigMap %s/kiali-cabundle" % world["kiali"]: None}, out
+    secret_diff = res["diff"]["after"]["Secret %s/acm-observability-certs" % world["kiali"]]
     assert secret_diff["data"]["tls.key"].startswith("sha256:") and acm.client_key not in out
 
 

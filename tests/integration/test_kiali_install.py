@@ -219,8 +219,9 @@ def test_check_mode_writes_nothing_and_diff_shows_the_change(lab, home_ns):
     log = lab.audit(cluster)
     mark = log.mark()
     res, out = run(lab, cluster, ns, inst, check=True, diff=True)
-    assert res.get("changed") is True and res["diff"]["before"] == {}, out
-    assert res["diff"]["after"]["spec"]["deployment"]["instance_name"] == inst
+    label = "Kiali %s/%s" % (ns, inst)
+    assert res.get("changed") is True and res["diff"]["before"] == {label: None}, out
+    assert res["diff"]["after"][label]["spec"]["deployment"]["instance_name"] == inst
     assert get_cr(lab, cluster, ns, inst) is None
     writes = ns_writes(log.since(mark), ns)
     assert writes and all("dryRun=All" in e["requestURI"] for e in writes)
@@ -228,8 +229,8 @@ def test_check_mode_writes_nothing_and_diff_shows_the_change(lab, home_ns):
     mark = log.mark()
     res, out = run(lab, cluster, ns, inst, args=dict(view_only=False), check=True, diff=True)
     assert res.get("changed") is True, out
-    assert res["diff"]["before"]["spec"]["deployment"]["view_only_mode"] is True
-    assert res["diff"]["after"]["spec"]["deployment"]["view_only_mode"] is False
+    assert res["diff"]["before"][label]["spec"]["deployment"]["view_only_mode"] is True
+    assert res["diff"]["after"][label]["spec"]["deployment"]["view_only_mode"] is False
     assert get_cr(lab, cluster, ns, inst)["spec"]["deployment"]["view_only_mode"] is True
     assert all("dryRun=All" in e["requestURI"] for e in ns_writes(log.since(mark), ns))
 

@@ -257,9 +257,9 @@ def test_check_mode_on_a_fresh_instance_writes_nothing(lab, case, cluster, fresh
     expected_kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"} | (
         {"Namespace"} if fresh_namespace else set()) | ({"OAuthClient"} if cluster == "west" else set())
     assert {o["kind"] for o in result["objects"]} == expected_kinds
-    assert len(result["diff"]) == len(result["objects"])
-    assert all(d["before"] is None and d["after"]["metadata"]["labels"]["kialiops.io/home"] == case.home
-               for d in result["diff"])
+    assert len(result["diff"]["after"]) == len(result["objects"])
+    assert all(result["diff"]["before"][key] is None and after["metadata"]["labels"]["kialiops.io/home"] == case.home
+               for key, after in result["diff"]["after"].items())
     assert case.labelled(cluster) == set()
     dry = mutations(lab, cluster, mark, case)
     assert dry, "check mode must reach the server as dry-run requests"

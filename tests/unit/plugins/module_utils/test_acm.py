@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils import _acm as acm
 from ansible_collections.kialiops.multicluster.plugins.module_utils._acm_hub import split_address
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError
 
 
 # ---------------------------------------------------------------- UWM merge
@@ -55,7 +56,7 @@ def test_uwm_nested_key_of_the_same_name_is_not_touched():
 
 @pytest.mark.parametrize("bad", ["a: [1", "- a\n- b\n"])
 def test_uwm_invalid_yaml_is_refused_not_overwritten(bad):
-    with pytest.raises(acm.AcmValueError) as e:
+    with pytest.raises(InputError) as e:
         acm.merge_uwm(bad)
     assert "cluster-monitoring-config" in e.value.reason and "never overwrites" in e.value.fix
 
@@ -75,7 +76,7 @@ def test_allowlist_complete_is_unchanged():
 
 
 def test_allowlist_names_not_a_list_is_refused():
-    with pytest.raises(acm.AcmValueError):
+    with pytest.raises(InputError):
         acm.merge_allowlist("names: oops\n", ["a"])
 
 
@@ -128,7 +129,7 @@ def test_duration(seconds, text):
 
 @pytest.mark.parametrize("value", [14, 3601, 0, -5, "abc", True])
 def test_interval_out_of_range_is_refused(value):
-    with pytest.raises(acm.AcmValueError) as e:
+    with pytest.raises(InputError) as e:
         acm.check_interval(value, "spec.observabilityAddonSpec.interval of MultiClusterObservability observability")
     assert "spec.observabilityAddonSpec.interval" in e.value.reason and ("15" in e.value.fix or "15" in e.value.reason)
 
@@ -150,7 +151,7 @@ def test_check_duration(value, ok):
     if ok:
         assert acm.check_duration(value, "x") == value
     else:
-        with pytest.raises(acm.AcmValueError):
+        with pytest.raises(InputError):
             acm.check_duration(value, "x")
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils import _rbac
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import (
     home_selector,
     is_owned,
@@ -22,7 +23,6 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._labels impo
     owned_labels,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import (
-    RbacError,
     desired_objects,
     names,
     role_kind,
@@ -125,7 +125,7 @@ def test_names_follow_instance_and_namespace():
 
 @pytest.mark.parametrize("flavour, kind", [("helm", "viewer"), ("chart", "admin")])
 def test_names_reject_unknown(flavour, kind):
-    with pytest.raises(RbacError):
+    with pytest.raises(InputError):
         names("kiali", "istio-system", flavour, kind)
 
 
@@ -237,7 +237,7 @@ def broken(mutate):
      "openshift_extras.oauthclient: verbs must be a list"),
 ])
 def test_validate_rbac_rejects(data, fragment):
-    with pytest.raises(RbacError) as e:
+    with pytest.raises(InputError) as e:
         validate_rbac(data)
     assert fragment in e.value.reason
     assert e.value.fix
@@ -248,7 +248,7 @@ def test_validate_rbac_lists_every_problem_at_once():
         d.pop("version")
         d["write"][0]["verbs"] = "get"
         d["viewer"][0]["resources"] = []
-    with pytest.raises(RbacError) as e:
+    with pytest.raises(InputError) as e:
         validate_rbac(broken(mutate))
     assert "version is missing" in e.value.reason
     assert "write[0]: verbs" in e.value.reason and "viewer[0]: resources" in e.value.reason
@@ -262,7 +262,7 @@ def test_validate_rbac_returns_a_copy():
 
 
 def test_desired_objects_refuses_bad_data():
-    with pytest.raises(RbacError, match="grant writes"):
+    with pytest.raises(InputError, match="grant writes"):
         desired_objects(params(rbac=broken(lambda d: d["viewer"][1]["verbs"].append("patch"))))
 
 
@@ -350,7 +350,7 @@ def test_openshift_extras_follow_the_operator_names():
     (dict(auth_strategy="ldap"), "auth_strategy 'ldap' is not one of"),
 ])
 def test_check_params_rejects(over, fragment):
-    with pytest.raises(RbacError) as e:
+    with pytest.raises(InputError) as e:
         _rbac.check_params(params(**over))
     assert fragment in e.value.reason
     assert e.value.fix
@@ -369,15 +369,15 @@ def test_check_params_accepts(over):
 
 
 def test_desired_objects_needs_a_resolved_platform():
-    with pytest.raises(RbacError, match="not resolved"):
+    with pytest.raises(InputError, match="not resolved"):
         desired_objects(params(platform="auto"))
 
 
 def test_missing_extra_rules_in_data_are_reported():
     data = broken(lambda d: d.pop("openshift_extras"))
-    with pytest.raises(RbacError, match="no openshift_extras.oauthclient rule"):
+    with pytest.raises(InputError, match="no openshift_extras.oauthclient rule"):
         desired_objects(params(rbac=data, platform="openshift", auth_strategy="openshift"))
-    with pytest.raises(RbacError, match="no openshift_extras.apiservers rule, which Kiali needs on every OpenShift"):
+    with pytest.raises(InputError, match="no openshift_extras.apiservers rule, which Kiali needs on every OpenShift"):
         desired_objects(params(rbac=data, platform="openshift", auth_strategy="token"))
     assert desired_objects(params(rbac=data, platform="kubernetes", auth_strategy="token"))
 
@@ -386,7 +386,7 @@ def test_impersonation_needs_a_version_that_has_it():
     """Data-driven: impersonation is refused with a data set without the impersonate rule, before any platform is
     known (the module checks this before it contacts the cluster)."""
     for version in ("v2.28", "v2.29"):
-        with pytest.raises(RbacError) as e:
+        with pytest.raises(InputError) as e:
             _rbac.check_params(params(rbac=load(version), impersonation=True, auth_strategy="openshift",
                                       platform="auto"))
         assert e.value.reason.startswith("impersonation is enabled, but Kiali %s has no impersonation" % version)

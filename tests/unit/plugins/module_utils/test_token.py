@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
-from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils import _token
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import (
     build_kubeconfig,
@@ -214,49 +212,3 @@ def test_wait_legacy_token_times_out_naming_the_cluster_and_the_token_controller
 def test_wait_legacy_token_secret_deleted():
     with pytest.raises(KialiopsError, match="deleted while waiting"):
         wait_legacy_token(FakeRemote(gone=True), "ns", "x", 5, lambda t: None, Clock().sleep, Clock())
-
-
-# --- minting masks at once ----------------------------------------------------------------------------------
-
-def test_request_token_masks_before_returning(monkeypatch):
-    calls, masked = [], []
-    token = bound_token()
-
-    class CoreV1Api:
-        def __init__(self, api):
-            pass
-
-        def create_namespaced_service_account_token(self, name, namespace, body):
-            calls.append((name, namespace, body))
-            assert masked == []
-            return SimpleNamespace(status=SimpleNamespace(token=token))
-
-    monkeypatch.setattr(_token, "k8s_api", SimpleNamespace(CoreV1Api=CoreV1Api))
-    service = SimpleNamespace(cluster="east", where={}, client=SimpleNamespace(client=SimpleNamespace(client=None)))
-    got, claims = _token.request_token(service, "istio-system", "kiali", 600, masked.append)
-    assert got == token and masked == [token]
-    assert claims["exp"] - claims["iat"] == TTL
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}}
-    assert calls == [("kiali", "istio-system", body)]
-
-
-def test_request_token_forbidden_names_the_cluster(monkeypatch):
-    from kubernetes.client.exceptions import ApiException
-
-    class CoreV1Api:
-        def __init__(self, api):
-            pass
-
-        def create_namespaced_service_account_token(self, name, namespace, body):
-            e = ApiException(status=403, reason="Forbidden")
-            e.body = json.dumps({"message": 'serviceaccounts "kiali" is forbidden: User "bob" cannot create resource '
-                                            '"serviceaccounts/token" in API group "" in the namespace "istio-system"'})
-            raise e
-
-    monkeypatch.setattr(_token, "k8s_api", SimpleNamespace(CoreV1Api=CoreV1Api))
-    service = SimpleNamespace(cluster="east", where={"kube_context": "east"},
-                              client=SimpleNamespace(client=SimpleNamespace(client=None)))
-    with pytest.raises(KialiopsError) as e:
-        _token.request_token(service, "istio-system", "kiali", 600, lambda t: None)
-    assert str(e.value).startswith("cluster east: ")
-    assert "cannot create serviceaccounts/token in namespace istio-system (403, user bob)" in str(e.value)

@@ -76,7 +76,7 @@ def test_documentation_matches_the_argument_spec():
     import yaml
 
     doc = yaml.safe_load(remote_secret.DOCUMENTATION)["options"]
-    spec = remote_secret.argspec()
+    spec = remote_secret.argspec().argument_spec
     own = set(spec) - {"cluster_name", "kubeconfig", "context", "host", "api_key", "ca_cert", "validate_certs",
                        "allow_insecure", "render_dir", "render_secrets", "remote"}
     assert own == set(doc)
