@@ -102,10 +102,10 @@ def _load_mapping(text, what):
         data = yaml.safe_load(text or "") or {}
     except yaml.YAMLError as e:
         raise InputError("%s is not valid YAML (%s)" % (what, str(e).splitlines()[0]),
-                            "Correct it by hand (kialiops merges into it and never overwrites it)") from e
+                         "Correct it by hand (kialiops merges into it and never overwrites it)") from e
     if not isinstance(data, dict):
         raise InputError("%s is not a YAML mapping (it is a %s)" % (what, type(data).__name__),
-                            "Correct it by hand (kialiops merges into it and never overwrites it)")
+                         "Correct it by hand (kialiops merges into it and never overwrites it)")
     return data
 
 
@@ -245,7 +245,7 @@ def check_interval(value, where):
             value = int(str(value).strip())
         except ValueError:
             raise InputError("%s is %r, not a number of seconds" % (where, value),
-                                "Give the interval in seconds, %d to %d" % INTERVAL_RANGE) from None
+                             "Give the interval in seconds, %d to %d" % INTERVAL_RANGE) from None
     low, high = INTERVAL_RANGE
     if not low <= value <= high:
         raise InputError(
@@ -272,7 +272,7 @@ def mco_retention(mco):
 def check_duration(value, where):
     if not isinstance(value, str) or not _DURATION.match(value):
         raise InputError("%s is %r, not a duration" % (where, value),
-                            "Use a duration such as 14d, 365d or 5m")
+                         "Use a duration such as 14d, 365d or 5m")
     return value
 
 

@@ -78,7 +78,7 @@ def names(instance, namespace, flavour, kind):
     """
     if flavour not in FLAVOURS:
         raise InputError("flavour %r is not one of %s" % (flavour, ", ".join(FLAVOURS)),
-                        "Set flavour to chart or operator")
+                         "Set flavour to chart or operator")
     if kind not in ROLE_KINDS:
         raise InputError("role kind %r is not one of %s" % (kind, ", ".join(ROLE_KINDS)), "This is a bug in kialiops")
     role = instance if kind == "write" else instance + "-viewer"
@@ -197,7 +197,7 @@ def check_params(params):
                             ("platform", PLATFORMS + ("auto",))):
         if params[option] not in allowed:
             raise InputError("%s %r is not one of %s" % (option, params[option], ", ".join(allowed)),
-                            "Set %s to one of them" % option)
+                             "Set %s to one of them" % option)
     openshift_auth = params["auth_strategy"] == "openshift"
     if params.get("impersonation") and not openshift_auth:
         raise InputError(
@@ -232,7 +232,7 @@ def check_platform_params(params):
                 "hub.example.com)")
         if not _HOST.match(host):
             raise InputError("kiali_host %r is not a host name (with an optional :port)" % host,
-                            "Give the host only, without https:// or a path, e.g. kiali.apps.hub.example.com")
+                             "Give the host only, without https:// or a path, e.g. kiali.apps.hub.example.com")
 
 
 def has_impersonation(rbac):
@@ -269,20 +269,20 @@ def openshift_rules(rbac, instance, namespace, auth_strategy, impersonation):
     if auth_strategy == "openshift":
         if "oauthclient" not in extras:
             raise InputError("the rbac data for Kiali %s has no openshift_extras.oauthclient rule, needed with "
-                            "auth_strategy openshift" % rbac.get("version"), "Use rbac data that has it")
+                             "auth_strategy openshift" % rbac.get("version"), "Use rbac data that has it")
         rule = copy.deepcopy(extras["oauthclient"])
         rule["resourceNames"] = ["%s-%s" % (instance, namespace)]
         rules.append(rule)
     if impersonation:
         if "impersonation" not in extras:
             raise InputError("the rbac data for Kiali %s has no openshift_extras.impersonation rule, needed with "
-                            "impersonation" % rbac.get("version"),
-                            "Use rbac data of a Kiali version that supports impersonation")
+                             "impersonation" % rbac.get("version"),
+                             "Use rbac data of a Kiali version that supports impersonation")
         rules.append(copy.deepcopy(extras["impersonation"]))
     if "apiservers" not in extras:
         raise InputError("the rbac data for Kiali %s has no openshift_extras.apiservers rule, which Kiali needs on "
-                        "every OpenShift cluster (config.openshift.io apiservers get, TLS config source auto)"
-                        % rbac.get("version"), "Use rbac data that has it")
+                         "every OpenShift cluster (config.openshift.io apiservers get, TLS config source auto)"
+                         % rbac.get("version"), "Use rbac data that has it")
     rules.append(copy.deepcopy(extras["apiservers"]))
     return rules
 
@@ -306,7 +306,7 @@ def desired_objects(params, checked=False):
         check_params(params)
     if params["platform"] not in PLATFORMS:
         raise InputError("platform %r is not resolved to one of %s" % (params["platform"], ", ".join(PLATFORMS)),
-                        "Detect the platform before rendering (this is a bug in kialiops)")
+                         "Detect the platform before rendering (this is a bug in kialiops)")
     rbac = validate_rbac(params["rbac"])
     instance, namespace, home = params["instance_name"], params["namespace"], params["home_cluster"]
     on_openshift = params["platform"] == "openshift"

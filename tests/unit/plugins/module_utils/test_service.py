@@ -282,8 +282,8 @@ def test_token_review(apis, error, expected):
 
 
 def test_access_denials_ask_one_review_per_check_with_the_subresource(apis):
-    apis.answers["create_self_subject_access_review"] = SimpleNamespace(status=SimpleNamespace(allowed=False,
-                                                                                              reason=""))
+    denied = SimpleNamespace(status=SimpleNamespace(allowed=False, reason=""))
+    apis.answers["create_self_subject_access_review"] = denied
     denials = _token.access_denials(service(), [("create", "", "serviceaccounts", "token", "ns", "kiali"),
                                                 ("get", "", "secrets", None, "ns", None)])
     assert denials == ["cluster east: cannot create serviceaccounts/token in namespace ns",
