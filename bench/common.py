@@ -5,6 +5,9 @@ tests/unit/test_bench.py; the rest drives real processes.
 
 Results go to bench/results/ (or $BENCH_RESULTS): <date>-<machine>-<name>.{json,md}. Each benchmark's data holds a
 "table": rows {metric, value, target, met} that bench/report.py gathers into one table (and bench/results/latest.md).
+Each results file also records the machine's load average when the benchmark started (this module's import) and
+when it wrote its results, and $BENCH_NOTE (e.g. "machine shared with other test runs"): CPU-seconds are the
+benchmark's own, but wall times stretch with the load.
 """
 from __future__ import annotations
 
@@ -50,6 +53,28 @@ def repeat(default: int) -> int:
     return max(1, int(os.environ.get("BENCH_REPEAT") or default))
 
 
+def loadavg() -> list[float]:
+    """The machine's load average over 1, 5 and 15 minutes."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+LOAD_AT_START = loadavg()   # each benchmark is its own process: this is the load when it started
+
+
+def _loads(values) -> str:
+    return " / ".join("%g" % x for x in values) if values else "?"
+
+
+def load_line(doc: dict) -> str:
+    """One line of markdown on the load a results document was measured under (pure)."""
+    load = doc.get("load_avg") or {}
+    line = "load average (1 / 5 / 15 min) at start %s, at end %s" % (_loads(load.get("start")),
+                                                                       _loads(load.get("end")))
+    if doc.get("note"):
+        line += "; %s" % doc["note"]
+    return line
+
+
 def machine() -> dict:
     mem = Path("/proc/meminfo").read_text().split()[1]
     go = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=False).stdout.strip()
@@ -63,9 +88,11 @@ def write(name: str, data: dict) -> Path:
     stem = "%s-%s-%s" % (time.strftime("%Y-%m-%d"), platform.node() or "machine", name)
     doc = {"benchmark": name, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "run": os.environ.get("BENCH_RUN", ""), "machine": machine(), "k8s": labtool.K8S_VERSION,
-           "etcd": labtool.ETCD_VERSION, "results": data}
+           "etcd": labtool.ETCD_VERSION, "load_avg": {"start": LOAD_AT_START, "end": loadavg()},
+           "note": os.environ.get("BENCH_NOTE", ""), "results": data}
     (RESULTS / (stem + ".json")).write_text(json.dumps(doc, indent=2) + "\n")
-    md = ["# %s (%s)" % (name, doc["date"]), "", "machine: `%s`" % json.dumps(doc["machine"]), ""]
+    md = ["# %s (%s)" % (name, doc["date"]), "", "machine: `%s`" % json.dumps(doc["machine"]), "",
+          load_line(doc), ""]
     if data.get("table"):
         md += markdown_table(data["table"]) + [""]
     md += ["| metric | value |", "| --- | --- |"]
