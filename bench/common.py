@@ -142,11 +142,17 @@ def is_review(ev: dict) -> bool:
     return (ev.get("objectRef") or {}).get("resource", "").endswith("reviews")
 
 
+def is_dry_run(ev: dict) -> bool:
+    """A server-side dry run (``?dryRun=All``): validated and answered like a write, nothing stored."""
+    return "dryRun=" in ev.get("requestURI", "")
+
+
 def classify(events: list[dict], admin: str = ADMIN, kiali_sa: str | None = None) -> dict:
     """Count one cluster's requests.
 
-    As ``admin`` (what the playbook runs as): ``writes`` (create/update/patch/delete, reviews excepted) with
-    ``write:<verb> <resource>[/<subresource>]``, ``reads`` (get/list/watch) with ``read:<verb>``, ``reviews``
+    As ``admin`` (what the playbook runs as): ``writes`` (create/update/patch/delete, reviews and dry runs excepted)
+    with ``write:<verb> <resource>[/<subresource>]``, ``dry_runs`` (the same verbs with ``?dryRun=All``: the plan's
+    server-side validation, nothing stored), ``reads`` (get/list/watch) with ``read:<verb>``, ``reviews``
     (Self/SubjectAccessReviews, TokenReviews: permission pre-checks). Requests of a user that starts with
     ``kiali_sa`` (e.g. ``system:serviceaccount:<remote ns>:``): ``verification`` (the permission check done with
     Kiali's stored credential). Anything else: ``other``.
@@ -160,6 +166,8 @@ def classify(events: list[dict], admin: str = ADMIN, kiali_sa: str | None = None
             out["other"] += 1
         elif is_review(ev):
             out["reviews"] += 1
+        elif ev.get("verb") in audit.MUTATING and is_dry_run(ev):
+            out["dry_runs"] += 1
         elif ev.get("verb") in audit.MUTATING:
             out["writes"] += 1
             out["write:%s %s" % (ev["verb"], _resource(ev))] += 1
@@ -173,11 +181,11 @@ def objects_written(events: list[dict], admin: str = ADMIN) -> set[tuple]:
     """Distinct (apiGroup/resource, namespace, name) that ``admin`` mutated successfully (reviews excepted).
 
     A subresource counts as its object (a TokenRequest on serviceaccounts/token stores nothing of its own); failed
-    requests (a 409 on create, a 404 on delete) wrote nothing and are not counted.
+    requests (a 409 on create, a 404 on delete) and dry runs wrote nothing and are not counted.
     """
     out = set()
     for ev in events:
-        if audit.user(ev) != admin or ev.get("verb") not in audit.MUTATING or is_review(ev):
+        if audit.user(ev) != admin or ev.get("verb") not in audit.MUTATING or is_review(ev) or is_dry_run(ev):
             continue
         if not 200 <= audit.code(ev) < 300:
             continue
@@ -198,7 +206,8 @@ def per_spoke(counts: dict[str, dict], n: int) -> dict:
 
 
 def mutating_total(counts: dict[str, dict]) -> int:
-    return sum(c.get("writes", 0) for c in counts.values())
+    """Every mutating request of ``counts``, dry runs included (a no-op rerun sends none)."""
+    return sum(c.get("writes", 0) + c.get("dry_runs", 0) for c in counts.values())
 
 
 # ---------------------------------------------------------------- lab

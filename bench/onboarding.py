@@ -15,10 +15,11 @@ request, metadata level):
   kiali-prepare-remote-cluster.sh for east + west on the same lab (SCRIPT_S; the bench cannot run the script, it
   needs helm and Kiali's chart: the README says how the script's figure was taken);
 - requests per spoke (every cluster's requests, the hub's included, divided by the number of spokes), first run and
-  rerun: writes by verb and resource, reads by verb, reviews (permission pre-checks), verification (requests made
+  rerun: writes by verb and resource, dry runs (the plan's server-side validation, nothing stored), reads by verb,
+  reviews (permission pre-checks), verification (requests made
   with Kiali's stored credential; target <= 10 per remote, the lab's RBAC answering the rules review completely);
 - objects written per spoke: distinct (resource, namespace, name) mutated, from the audit log; target for kialiops:
-  first-run writes per spoke <= 1.5 x objects + 2; rerun: 0 mutating requests.
+  first-run writes per spoke <= 1.5 x objects + 2; rerun: 0 mutating requests (dry runs included).
 BENCH_REPEAT (default 2) repeats the whole plan; wall times are medians, requests are from the first repetition.
 Before it, each tool onboards every spoke once, not measured (BENCH_WARMUP=0 skips that): a fresh lab's first run
 pays for cold caches.
@@ -32,8 +33,8 @@ import sys
 import time
 import uuid
 
-from common import (LAST_RUN, REPO, BenchError, Lab, classify, markdown_table, objects_written, per_spoke, playbook,
-                    ratio, repeat, row, sizes, write)
+from common import (LAST_RUN, REPO, BenchError, Lab, classify, markdown_table, mutating_total, objects_written,
+                    per_spoke, playbook, ratio, repeat, row, sizes, write)
 
 TOOLS = {"kialiops": REPO / "playbooks" / "prepare.yml", "naive": REPO / "bench" / "naive" / "onboard.yml"}
 WRITES_FACTOR, WRITES_CONSTANT = 1.5, 2
@@ -114,7 +115,7 @@ def onboard(lab: Lab, tool: str, spokes: list[str], warm_up: bool = False) -> di
             "first_by_cluster": first_c, "rerun_by_cluster": rerun_c,
             "objects_per_spoke": round(len(objects) / n, 2),
             "objects": [" ".join(o) for o in objects] if n == 1 else None,
-            "rerun_mutating": sum(c.get("writes", 0) for c in rerun_c.values())}
+            "rerun_mutating": mutating_total(rerun_c)}
 
 
 def summarise(plan: list[int], runs: dict) -> dict:
@@ -195,13 +196,13 @@ def summarise(plan: list[int], runs: dict) -> dict:
                          w, "<= %g x %g + %d = %g" % (WRITES_FACTOR, objs, WRITES_CONSTANT, limit), w <= limit))
     for n in plan:
         s = str(n)
-        table.append(row("kialiops rerun mutating requests (all clusters), %d spoke(s)" % n,
+        table.append(row("kialiops rerun mutating requests, dry runs included (all clusters), %d spoke(s)" % n,
                          k[s]["rerun_mutating_requests"], "0", k[s]["rerun_mutating_requests"] == 0))
     for n in plan:
         s = str(n)
         p, q = k[s]["first_run_requests_per_spoke"], k[s]["rerun_requests_per_spoke"]
-        table.append(row("kialiops per spoke, %d spoke(s): reads / reviews / verification (as Kiali's SA), "
-                         "first run; rerun" % n, "%s; %s" % (_rrv(p), _rrv(q))))
+        table.append(row("kialiops per spoke, %d spoke(s): reads / reviews / dry runs / verification (as Kiali's "
+                         "SA), first run; rerun" % n, "%s; %s" % (_rrv(p), _rrv(q))))
     for n in plan:
         s = str(n)
         table.append(row("naive wall s, first run / rerun, %d spoke(s)" % n,
@@ -259,13 +260,14 @@ def script_rows(two: dict) -> list[dict]:
 
 
 def total(counts: dict, verification: bool = True) -> float:
-    """Requests in ``counts`` (writes, reads, reviews and, unless told not to, verification)."""
-    keys = ("writes", "reads", "reviews") + (("verification",) if verification else ())
+    """Requests in ``counts`` (writes, dry runs, reads, reviews and, unless told not to, verification)."""
+    keys = ("writes", "dry_runs", "reads", "reviews") + (("verification",) if verification else ())
     return sum(counts.get(k, 0) for k in keys)
 
 
 def _rrv(p: dict) -> str:
-    return "%g / %g / %g" % (p.get("reads", 0), p.get("reviews", 0), p.get("verification", 0))
+    return "%g / %g / %g / %g" % (p.get("reads", 0), p.get("reviews", 0), p.get("dry_runs", 0),
+                                  p.get("verification", 0))
 
 
 def main() -> int:

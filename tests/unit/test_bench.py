@@ -15,12 +15,12 @@ import site_scale  # noqa: E402  (bench/site_scale.py)
 ADMIN = common.ADMIN
 
 
-def ev(verb, resource, name="", namespace="", user=ADMIN, code=200, group="", subresource=""):
+def ev(verb, resource, name="", namespace="", user=ADMIN, code=200, group="", subresource="", uri=""):
     ref = {"resource": resource, "name": name, "namespace": namespace, "apiGroup": group}
     if subresource:
         ref["subresource"] = subresource
     return {"verb": verb, "objectRef": ref, "user": {"username": user}, "responseStatus": {"code": code},
-            "stage": "ResponseComplete"}
+            "stage": "ResponseComplete", "requestURI": uri}
 
 
 SA = "system:serviceaccount:kr-1:"
@@ -61,6 +61,16 @@ def test_objects_written_are_distinct_successful_mutations():
     objs = common.objects_written(FIRST)
     assert objs == {("namespaces", "", "kr-1"), ("serviceaccounts", "kr-1", "ki-1"),
                     ("rbac.authorization.k8s.io/clusterroles", "", "ki-1-viewer")}
+
+
+def test_dry_runs_are_counted_apart_and_write_nothing():
+    dry = ev("patch", "clusterroles", "ki-1-other", group="rbac.authorization.k8s.io",
+             uri="/apis/rbac.authorization.k8s.io/v1/clusterroles/ki-1-other?dryRun=All&fieldManager=kialiops")
+    c = common.classify(FIRST + [dry], kiali_sa=SA)
+    assert c["dry_runs"] == 1 and c["writes"] == 6 and "write:patch clusterroles" in c
+    assert c["write:patch clusterroles"] == 2
+    assert common.objects_written([dry]) == set()
+    assert common.mutating_total({"s01": {"dry_runs": 1}, "hub": {"writes": 2}}) == 3
 
 
 def test_objects_written_namespace_same_on_create_and_patch():
@@ -127,7 +137,7 @@ def test_onboarding_summary_targets_and_ratios():
     rows = {r["metric"]: r for r in res["table"]}
     assert rows["kialiops first-run wall, 10 / 1 spoke(s) (no target: CPU-bound on this machine)"]["value"] == 2.27
     assert meets["kialiops first-run writes per spoke, 10 spoke(s) (5 objects written per spoke)"] is True
-    assert meets["kialiops rerun mutating requests (all clusters), 10 spoke(s)"] is True
+    assert meets["kialiops rerun mutating requests, dry runs included (all clusters), 10 spoke(s)"] is True
     assert meets["kialiops verification requests per remote (as Kiali's SA), first run / rerun, 1 spoke(s)"] is False
     assert not any(m.startswith("naive") for m in meets)             # the baseline has no targets
     assert len(meets) == 6
