@@ -5,6 +5,9 @@ tests/unit/test_bench.py; the rest drives real processes.
 
 Results go to bench/results/ (or $BENCH_RESULTS): <date>-<machine>-<name>.{json,md}. Each benchmark's data holds a
 "table": rows {metric, value, target, met} that bench/report.py gathers into one table (and bench/results/latest.md).
+Each results file also records the machine's load average when the benchmark started (this module's import) and
+when it wrote its results, and $BENCH_NOTE (e.g. "machine shared with other test runs"): CPU-seconds are the
+benchmark's own, but wall times stretch with the load.
 """
 from __future__ import annotations
 
@@ -50,6 +53,28 @@ def repeat(default: int) -> int:
     return max(1, int(os.environ.get("BENCH_REPEAT") or default))
 
 
+def loadavg() -> list[float]:
+    """The machine's load average over 1, 5 and 15 minutes."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+LOAD_AT_START = loadavg()   # each benchmark is its own process: this is the load when it started
+
+
+def _loads(values) -> str:
+    return " / ".join("%g" % x for x in values) if values else "?"
+
+
+def load_line(doc: dict) -> str:
+    """One line of markdown on the load a results document was measured under (pure)."""
+    load = doc.get("load_avg") or {}
+    line = "load average (1 / 5 / 15 min) at start %s, at end %s" % (_loads(load.get("start")),
+                                                                       _loads(load.get("end")))
+    if doc.get("note"):
+        line += "; %s" % doc["note"]
+    return line
+
+
 def machine() -> dict:
     mem = Path("/proc/meminfo").read_text().split()[1]
     go = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=False).stdout.strip()
@@ -63,9 +88,11 @@ def write(name: str, data: dict) -> Path:
     stem = "%s-%s-%s" % (time.strftime("%Y-%m-%d"), platform.node() or "machine", name)
     doc = {"benchmark": name, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "run": os.environ.get("BENCH_RUN", ""), "machine": machine(), "k8s": labtool.K8S_VERSION,
-           "etcd": labtool.ETCD_VERSION, "results": data}
+           "etcd": labtool.ETCD_VERSION, "load_avg": {"start": LOAD_AT_START, "end": loadavg()},
+           "note": os.environ.get("BENCH_NOTE", ""), "results": data}
     (RESULTS / (stem + ".json")).write_text(json.dumps(doc, indent=2) + "\n")
-    md = ["# %s (%s)" % (name, doc["date"]), "", "machine: `%s`" % json.dumps(doc["machine"]), ""]
+    md = ["# %s (%s)" % (name, doc["date"]), "", "machine: `%s`" % json.dumps(doc["machine"]), "",
+          load_line(doc), ""]
     if data.get("table"):
         md += markdown_table(data["table"]) + [""]
     md += ["| metric | value |", "| --- | --- |"]
@@ -115,11 +142,17 @@ def is_review(ev: dict) -> bool:
     return (ev.get("objectRef") or {}).get("resource", "").endswith("reviews")
 
 
+def is_dry_run(ev: dict) -> bool:
+    """A server-side dry run (``?dryRun=All``): validated and answered like a write, nothing stored."""
+    return "dryRun=" in ev.get("requestURI", "")
+
+
 def classify(events: list[dict], admin: str = ADMIN, kiali_sa: str | None = None) -> dict:
     """Count one cluster's requests.
 
-    As ``admin`` (what the playbook runs as): ``writes`` (create/update/patch/delete, reviews excepted) with
-    ``write:<verb> <resource>[/<subresource>]``, ``reads`` (get/list/watch) with ``read:<verb>``, ``reviews``
+    As ``admin`` (what the playbook runs as): ``writes`` (create/update/patch/delete, reviews and dry runs excepted)
+    with ``write:<verb> <resource>[/<subresource>]``, ``dry_runs`` (the same verbs with ``?dryRun=All``: the plan's
+    server-side validation, nothing stored), ``reads`` (get/list/watch) with ``read:<verb>``, ``reviews``
     (Self/SubjectAccessReviews, TokenReviews: permission pre-checks). Requests of a user that starts with
     ``kiali_sa`` (e.g. ``system:serviceaccount:<remote ns>:``): ``verification`` (the permission check done with
     Kiali's stored credential). Anything else: ``other``.
@@ -133,6 +166,8 @@ def classify(events: list[dict], admin: str = ADMIN, kiali_sa: str | None = None
             out["other"] += 1
         elif is_review(ev):
             out["reviews"] += 1
+        elif ev.get("verb") in audit.MUTATING and is_dry_run(ev):
+            out["dry_runs"] += 1
         elif ev.get("verb") in audit.MUTATING:
             out["writes"] += 1
             out["write:%s %s" % (ev["verb"], _resource(ev))] += 1
@@ -146,11 +181,11 @@ def objects_written(events: list[dict], admin: str = ADMIN) -> set[tuple]:
     """Distinct (apiGroup/resource, namespace, name) that ``admin`` mutated successfully (reviews excepted).
 
     A subresource counts as its object (a TokenRequest on serviceaccounts/token stores nothing of its own); failed
-    requests (a 409 on create, a 404 on delete) wrote nothing and are not counted.
+    requests (a 409 on create, a 404 on delete) and dry runs wrote nothing and are not counted.
     """
     out = set()
     for ev in events:
-        if audit.user(ev) != admin or ev.get("verb") not in audit.MUTATING or is_review(ev):
+        if audit.user(ev) != admin or ev.get("verb") not in audit.MUTATING or is_review(ev) or is_dry_run(ev):
             continue
         if not 200 <= audit.code(ev) < 300:
             continue
@@ -171,7 +206,8 @@ def per_spoke(counts: dict[str, dict], n: int) -> dict:
 
 
 def mutating_total(counts: dict[str, dict]) -> int:
-    return sum(c.get("writes", 0) for c in counts.values())
+    """Every mutating request of ``counts``, dry runs included (a no-op rerun sends none)."""
+    return sum(c.get("writes", 0) + c.get("dry_runs", 0) for c in counts.values())
 
 
 # ---------------------------------------------------------------- lab

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from common import RESULTS, markdown_table
+from common import RESULTS, load_line, markdown_table
 
 BENCHMARKS = ("lab", "onboarding", "site-scale")
 
@@ -40,8 +40,8 @@ def summary(docs: dict[str, tuple[Path, dict]]) -> list[str]:
     rows, sources, machines = [], [], set()
     for name, (path, doc) in docs.items():
         machines.add(json.dumps(doc.get("machine", {}), sort_keys=True))
-        sources.append("- %s: [%s](%s) (%s)" % (name, path.with_suffix(".md").name, path.with_suffix(".md").name,
-                                                doc.get("date", "?")))
+        sources.append("- %s: [%s](%s) (%s; %s)" % (name, path.with_suffix(".md").name, path.with_suffix(".md").name,
+                                                    doc.get("date", "?"), load_line(doc)))
         for r in doc.get("results", {}).get("table") or []:
             rows.append(dict(r, benchmark=name))
     missed = [r for r in rows if r.get("met") is False]
@@ -50,7 +50,7 @@ def summary(docs: dict[str, tuple[Path, dict]]) -> list[str]:
            "`make bench` on `%s`." % "`, `".join(sorted(machines)), "",
            "Targets met: %d of %d." % (len(judged) - len(missed), len(judged)), ""]
     out += markdown_table(rows, benchmark_column=True)
-    out += ["", "From:"] + sources
+    out += ["", "From (wall times stretch with the machine's load, CPU-seconds much less):"] + sources
     if missed:
         out += ["", "Missed: " + "; ".join("%s: %s" % (r["benchmark"], r["metric"]) for r in missed) + "."]
     return out

@@ -2,8 +2,8 @@
 """Benchmarks (not timed tests): measure, write bench/results/<date>-<machine>-<name>.json + .md.
 
 This one: the lab (cold build, warm `up` of 4 clusters, memory per cluster, `down`). The others: onboarding.py
-(prepare.yml at 1/5/10 spokes beside a naive baseline, requests by verb from the audit logs), site_scale.py
-(site.yml at 1/5/20 spokes); report.py gathers their tables into one (and bench/results/latest.md).
+(prepare.yml at 1/2/5/10 spokes beside a naive baseline, requests by verb from the audit logs), site_scale.py
+(site.yml at 1/2/5/20 spokes); report.py gathers their tables into one (and bench/results/latest.md).
 
   make bench                 # warm figures; the cold build time is read from the cache's build log
   BENCH_COLD=1 make bench    # also a really cold build (empty binary and Go build caches; ~7-30 min)
