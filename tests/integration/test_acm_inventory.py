@@ -76,10 +76,15 @@ def plain(value):
     return value
 
 
+def ansible_inventory(plugin, env, **more):
+    """``ansible-inventory -i <plugin> --list`` with exactly ``env`` (and ``more``) and the project's ansible.cfg."""
+    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
+                          env=dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **more),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
 def inventory_list(plugin, env):
-    r = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
-                       env=dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = ansible_inventory(plugin, env)
     assert r.returncode == 0, r.stdout + r.stderr
     return plain(json.loads(r.stdout)), r.stderr
 
@@ -118,23 +123,22 @@ def test_site_onboards_east_and_west_then_is_silent(lab, acm):
     hub.create_namespace({"metadata": {"name": ns}})
     extra = ["-e", json.dumps({"kialiops_kiali_namespace": ns, "kialiops_instance_name": ns,
                                "kialiops_remote_namespace": remote_ns, "kialiops_auth_strategy": "anonymous"})]
-    os.environ["KIALIOPS_KUBECONFIG"] = env["KIALIOPS_KUBECONFIG"]      # ansible_playbook() passes os.environ
+    mesh_kubeconfig = {"KIALIOPS_KUBECONFIG": env["KIALIOPS_KUBECONFIG"]}
     try:
-        r = ansible_playbook(plugin, *extra)
+        r = ansible_playbook(plugin, *extra, env=mesh_kubeconfig)
         assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
         for name in ("east", "west"):
             secret = hub.read_namespaced_secret("kiali-remote-cluster-secret-" + name, ns)
             assert secret.metadata.annotations["kiali.io/cluster"] == name
         marks = {c: lab.audit(c).mark() for c in ("hub", "east", "west")}
-        r = ansible_playbook(plugin, *extra)
+        r = ansible_playbook(plugin, *extra, env=mesh_kubeconfig)
         assert r.returncode == 0, r.stdout[-5000:]
         for c in marks:
             writes = audit.mutating(lab.audit(c).since(marks[c]), ADMIN)
             assert writes == [], (c, writes[:3])
     finally:
         r = ansible_playbook(plugin, *extra, "-e", '{"cluster_remove_clusters": ["east", "west"]}',
-                             playbook="remove_cluster.yml")
-        os.environ.pop("KIALIOPS_KUBECONFIG", None)
+                             playbook="remove_cluster.yml", env=mesh_kubeconfig)
         hub.delete_namespace(ns)
         assert r.returncode == 0, r.stdout[-3000:]
 
@@ -163,10 +167,7 @@ def test_explicit_cluster_kubeconfig_and_context_template(lab, acm, tmp_path):
 
 def test_no_cluster_kubeconfig_is_a_clear_error(acm):
     plugin, env = acm
-    r = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
-                       env=dict({k: v for k, v in env.items() if k != "KIALIOPS_KUBECONFIG"},
-                                ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                                ANSIBLE_INVENTORY_UNPARSED_FAILED="true"),
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = ansible_inventory(plugin, {k: v for k, v in env.items() if k != "KIALIOPS_KUBECONFIG"},
+                          ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
     out = " ".join((r.stdout + r.stderr).split())
     assert r.returncode != 0 and "set cluster_kubeconfig, or KIALIOPS_KUBECONFIG" in out, out[-2000:]
