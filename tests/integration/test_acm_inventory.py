@@ -165,6 +165,47 @@ def test_explicit_cluster_kubeconfig_and_context_template(lab, acm, tmp_path):
     assert "ManagedCluster west is left out of the mesh (group acm_unreachable)" in " ".join(err.split()), err
 
 
+def awx_injection(credential_file) -> dict:
+    """The environment the credential type of awx/vars/objects.yml gives an inventory update (and a job): each
+    variable it injects, naming the file AWX writes the credential's kubeconfig to."""
+    objects = yaml.safe_load((REPO / "awx" / "vars" / "objects.yml").read_text().replace("!unsafe ", ""))
+    injectors = objects["kialiops_awx_credential_type"]["injectors"]
+    assert list(injectors["file"]) == ["template.kubeconfig"]
+    assert set(injectors["env"].values()) == {"{{ tower.filename.kubeconfig }}"}
+    return {name: str(credential_file) for name in injectors["env"]}
+
+
+def test_awx_inventory_source_needs_only_what_the_credential_injects(lab, acm, tmp_path):
+    """The inventory source of awx/configure.yml as AWX runs it: the example plugin file as it is (only the label
+    selector is the lab's), no connection in the environment but what the credential type injects, and the
+    credential's kubeconfig as users upload it: a context per cluster named after its ManagedCluster (the hub's is
+    local-cluster), whatever the current context. The result is the topology, and validate.yml accepts it."""
+    plugin, env = acm
+    kc = yaml.safe_load((lab.dir / "kubeconfig").read_text())
+    for ctx in kc["contexts"]:
+        ctx["name"] = "local-cluster" if ctx["name"] == "hub" else ctx["name"]
+    kc["current-context"] = "east"
+    credential = tmp_path / "credential.kubeconfig"
+    credential.write_text(yaml.safe_dump(kc))
+    credential.chmod(0o600)
+    example = yaml.safe_load((REPO / "inventories" / "examples" / "acm-plugin" / "mesh.acm.yml").read_text())
+    source = tmp_path / "mesh.acm.yml"
+    source.write_text(yaml.safe_dump(dict(example, label_selector=yaml.safe_load(plugin.read_text())["label_selector"])))
+    bare = {k: v for k, v in env.items() if not k.startswith("K8S_AUTH_") and k != "KIALIOPS_KUBECONFIG"}
+    injected = awx_injection(credential)
+    inv, err = inventory_list(source, dict(bare, **injected))
+    groups = {g: sorted(v.get("hosts", [])) for g, v in inv.items() if g != "_meta"}
+    assert groups["hub"] == ["local-cluster"] and groups["spoke"] == ["east", "west"], groups
+    assert groups["acm_unavailable"] == ["gone"] and groups["acm_invalid"] == ["bad.name"]
+    assert groups["acm_unreachable"] == ["nocontext"]
+    hv = inv["_meta"]["hostvars"]
+    assert hv["local-cluster"]["kialiops_context"] == "local-cluster" and hv["east"]["kialiops_context"] == "east"
+    assert hv["east"]["kialiops_kubeconfig"] == "{{ lookup('ansible.builtin.env', 'KIALIOPS_KUBECONFIG') }}"
+    assert "ManagedCluster nocontext is left out of the mesh (group acm_unreachable)" in " ".join(err.split()), err
+    r = ansible_playbook(source, playbook="validate.yml", env=injected)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
 def test_no_cluster_kubeconfig_is_a_clear_error(acm):
     plugin, env = acm
     r = ansible_inventory(plugin, {k: v for k, v in env.items() if k != "KIALIOPS_KUBECONFIG"},
