@@ -1,12 +1,20 @@
-"""Test helpers over a running lab: API clients per cluster, tokens, audit marks.
+"""Test helpers: API clients per lab cluster, tokens, audit marks, and the one way each of these is done in the
+tests (tests/integration, tests/reliability, and the unit tests that run module files):
 
-Everything here talks to the lab's real kube-apiservers with the Python kubernetes client."""
+- ``ansible_playbook``: run a playbook (waited for, or in the background);
+- ``run_module``: run a module file as Ansible does (a process reading an arguments file);
+- ``stored_kubeconfig`` / ``kubeconfig_client``: the kubeconfig kialiops stored for a remote on Kiali's home, and a
+  client that uses it;
+- ``free_port``: a loopback port nothing listens on."""
 from __future__ import annotations
 
 import base64
+import atexit
 import contextlib
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +35,11 @@ class Lab:
         self.dir = Path(lab_dir)
         self.state = json.loads((self.dir / "state.json").read_text())
         self.clusters = self.state["clusters"]
+
+    @property
+    def inventory(self) -> Path:
+        """The lab's inventory: hub, spokes east and west, mgmt spare."""
+        return self.dir / "inventory.yml"
 
     def kubeconfig(self, cluster: str) -> str:
         return self.clusters[cluster]["kubeconfig"]
@@ -96,6 +109,7 @@ def collections_root() -> str:
         root = str(linked)
     else:
         scratch = Path(tempfile.mkdtemp(prefix="kialiops-it-"))
+        atexit.register(shutil.rmtree, scratch, True)
         (scratch / "ansible_collections" / "kialiops").mkdir(parents=True)
         os.symlink(REPO, scratch / "ansible_collections" / "kialiops" / "multicluster")
         root = str(scratch)
@@ -107,11 +121,11 @@ def collections_root() -> str:
 def remove_remote_access(lab, clusters, home: str = "hub") -> None:
     """Teardown: what remote_access wrote on ``clusters`` for Kiali's ``home`` (state=absent), errors ignored."""
     for c in clusters:
-        subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
-                        "kialiops.multicluster.remote_access", "-a",
-                        "cluster_name=%s kubeconfig=%s home_cluster=%s state=absent" % (c, lab.kubeconfig(c), home)],
-                       cwd=REPO, capture_output=True, check=False,
-                       env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+        try:
+            run_module("remote_access", dict(cluster_name=c, kubeconfig=lab.kubeconfig(c), home_cluster=home,
+                                             state="absent"))
+        except AssertionError:
+            pass
 
 
 def unique(prefix: str) -> str:
@@ -140,37 +154,78 @@ def run_lab(args: list[str], env: dict | None = None, check: bool = True, timeou
                           check=check, timeout=timeout)
 
 
-def ansible_playbook(inventory, *args: str, playbook="site.yml", timeout: int = 900):
-    """Run playbooks/<playbook> (or a path) with the project's ansible.cfg; returns the CompletedProcess."""
+def ansible_playbook(inventory, *args: str, playbook="site.yml", extra: dict | None = None, env: dict | None = None,
+                     timeout: int = 900, background: bool = False):
+    """Run playbooks/<playbook> (or a path) on ``inventory`` with the project's ansible.cfg, no colour.
+
+    ``extra``: ``-e key=value`` per item (values as strings, as on a command line), before ``args``; ``env``: more
+    environment variables. Returns the CompletedProcess, or with ``background=True`` the running Popen (text
+    pipes; ``communicate()`` it)."""
     path = Path(playbook) if Path(playbook).is_absolute() else REPO / "playbooks" / playbook
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), *args, str(path)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory)]
+    for key, value in (extra or {}).items():
+        cmd += ["-e", "%s=%s" % (key, value)]
+    cmd += [*args, str(path)]
+    environment = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+                       ANSIBLE_NOCOLOR="1", **(env or {}))
+    if background:
+        return subprocess.Popen(cmd, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    return subprocess.run(cmd, cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def load_yaml(p) -> dict:
     return yaml.safe_load(Path(p).read_text())
 
 
-def run_module(name: str, args: dict, check: bool = False, diff: bool = False, verbosity: int = 0):
-    """Run plugins/modules/<name>.py as Ansible does (a process reading an arguments file).
+def run_module(module, args: dict, check: bool = False, diff: bool = False, verbosity: int = 0,
+               env: dict | None = None, timeout: int = 300):
+    """Run a module file as Ansible does (a process reading an arguments file): ``module`` is the name of
+    plugins/modules/<name>.py or the imported module. ``env``: more environment variables.
 
     Returns ``(result dict, everything the process printed)``."""
-    import glob
-    import uuid as _uuid
-    site = glob.glob(str(REPO / ".venv" / "lib" / "python3*" / "site-packages"))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / ".collections")] + site))
+    path = Path(module.__file__) if hasattr(module, "__file__") else REPO / "plugins" / "modules" / (module + ".py")
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([collections_root()] + sys.path), **(env or {}))
     with tempfile.TemporaryDirectory(prefix="kialiops-module-") as tmp:
-        path = Path(tmp) / ("args-%s.json" % _uuid.uuid4().hex[:8])
-        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
+        args_file = Path(tmp) / "args.json"
+        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
             args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_verbosity=verbosity)}))
-        done = subprocess.run([sys.executable, str(REPO / "plugins" / "modules" / (name + ".py")), str(path)],
-                              capture_output=True, text=True, env=env, timeout=300, check=False)
+        done = subprocess.run([sys.executable, str(path), str(args_file)], capture_output=True, text=True,
+                              env=environment, timeout=timeout, check=False)
     out = done.stdout + done.stderr
     try:
         return json.loads(done.stdout.strip().splitlines()[-1]), out
     except (ValueError, IndexError):
-        raise AssertionError("module %s printed no JSON result:\n%s" % (name, out[-4000:]))
+        raise AssertionError("module %s printed no JSON result:\n%s" % (path.stem, out[-4000:])) from None
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound once and released): reaching it is 'connection refused'."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stored_kubeconfig(lab, namespace: str, cluster: str, home: str = "hub") -> dict | None:
+    """The kubeconfig kialiops stored for ``cluster`` on Kiali's ``home`` (the per-cluster secret in ``namespace``,
+    whose only key is the cluster's name), or None when there is no such secret."""
+    try:
+        secret = client.CoreV1Api(lab.admin(home)).read_namespaced_secret(
+            "kiali-remote-cluster-secret-" + cluster, namespace)
+    except client.ApiException as e:
+        assert e.status == 404, e
+        return None
+    assert list(secret.data) == [cluster], sorted(secret.data)
+    return yaml.safe_load(base64.b64decode(secret.data[cluster]))
+
+
+def kubeconfig_client(kubeconfig: dict) -> client.ApiClient:
+    """An API client with exactly ``kubeconfig`` (its current context), no proxy."""
+    cfg = client.Configuration()
+    config.load_kube_config_from_dict(kubeconfig, client_configuration=cfg)
+    cfg.proxy = None
+    return client.ApiClient(cfg)
 
 
 def _get(api: client.ApiClient, path: str, **query):
@@ -194,12 +249,3 @@ def labelled_objects(api: client.ApiClient, selector: str) -> list[str]:
                 found.append("%s %s%s" % (r["kind"], meta.get("namespace", "") + "/" if meta.get("namespace") else "",
                                           meta["name"]))
     return sorted(found)
-
-
-def ansible_playbook_async(inventory, *args: str, playbook="site.yml", env: dict | None = None) -> subprocess.Popen:
-    """ansible_playbook() started in the background (text pipes); ``communicate()`` it."""
-    path = Path(playbook) if Path(playbook).is_absolute() else REPO / "playbooks" / playbook
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               **(env or {}))
-    return subprocess.Popen([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), *args, str(path)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

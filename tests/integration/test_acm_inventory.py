@@ -76,10 +76,15 @@ def plain(value):
     return value
 
 
+def ansible_inventory(plugin, env, **more):
+    """``ansible-inventory -i <plugin> --list`` with exactly ``env`` (and ``more``) and the project's ansible.cfg."""
+    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
+                          env=dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **more),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
 def inventory_list(plugin, env):
-    r = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
-                       env=dict(env, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = ansible_inventory(plugin, env)
     assert r.returncode == 0, r.stdout + r.stderr
     return plain(json.loads(r.stdout)), r.stderr
 
@@ -118,23 +123,22 @@ def test_site_onboards_east_and_west_then_is_silent(lab, acm):
     hub.create_namespace({"metadata": {"name": ns}})
     extra = ["-e", json.dumps({"kialiops_kiali_namespace": ns, "kialiops_instance_name": ns,
                                "kialiops_remote_namespace": remote_ns, "kialiops_auth_strategy": "anonymous"})]
-    os.environ["KIALIOPS_KUBECONFIG"] = env["KIALIOPS_KUBECONFIG"]      # ansible_playbook() passes os.environ
+    mesh_kubeconfig = {"KIALIOPS_KUBECONFIG": env["KIALIOPS_KUBECONFIG"]}
     try:
-        r = ansible_playbook(plugin, *extra)
+        r = ansible_playbook(plugin, *extra, env=mesh_kubeconfig)
         assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
         for name in ("east", "west"):
             secret = hub.read_namespaced_secret("kiali-remote-cluster-secret-" + name, ns)
             assert secret.metadata.annotations["kiali.io/cluster"] == name
         marks = {c: lab.audit(c).mark() for c in ("hub", "east", "west")}
-        r = ansible_playbook(plugin, *extra)
+        r = ansible_playbook(plugin, *extra, env=mesh_kubeconfig)
         assert r.returncode == 0, r.stdout[-5000:]
         for c in marks:
             writes = audit.mutating(lab.audit(c).since(marks[c]), ADMIN)
             assert writes == [], (c, writes[:3])
     finally:
         r = ansible_playbook(plugin, *extra, "-e", '{"cluster_remove_clusters": ["east", "west"]}',
-                             playbook="remove_cluster.yml")
-        os.environ.pop("KIALIOPS_KUBECONFIG", None)
+                             playbook="remove_cluster.yml", env=mesh_kubeconfig)
         hub.delete_namespace(ns)
         assert r.returncode == 0, r.stdout[-3000:]
 
@@ -161,12 +165,50 @@ def test_explicit_cluster_kubeconfig_and_context_template(lab, acm, tmp_path):
     assert "ManagedCluster west is left out of the mesh (group acm_unreachable)" in " ".join(err.split()), err
 
 
+def awx_injection(credential_file) -> dict:
+    """The environment the credential type of awx/vars/objects.yml gives an inventory update (and a job): each
+    variable it injects, naming the file AWX writes the credential's kubeconfig to."""
+    objects = yaml.safe_load((REPO / "awx" / "vars" / "objects.yml").read_text().replace("!unsafe ", ""))
+    injectors = objects["kialiops_awx_credential_type"]["injectors"]
+    assert list(injectors["file"]) == ["template.kubeconfig"]
+    assert set(injectors["env"].values()) == {"{{ tower.filename.kubeconfig }}"}
+    return {name: str(credential_file) for name in injectors["env"]}
+
+
+def test_awx_inventory_source_needs_only_what_the_credential_injects(lab, acm, tmp_path):
+    """The inventory source of awx/configure.yml as AWX runs it: the example plugin file as it is (only the label
+    selector is the lab's), no connection in the environment but what the credential type injects, and the
+    credential's kubeconfig as users upload it: a context per cluster named after its ManagedCluster (the hub's is
+    local-cluster), whatever the current context. The result is the topology, and validate.yml accepts it."""
+    plugin, env = acm
+    kc = yaml.safe_load((lab.dir / "kubeconfig").read_text())
+    for ctx in kc["contexts"]:
+        ctx["name"] = "local-cluster" if ctx["name"] == "hub" else ctx["name"]
+    kc["current-context"] = "east"
+    credential = tmp_path / "credential.kubeconfig"
+    credential.write_text(yaml.safe_dump(kc))
+    credential.chmod(0o600)
+    example = yaml.safe_load((REPO / "inventories" / "examples" / "acm-plugin" / "mesh.acm.yml").read_text())
+    source = tmp_path / "mesh.acm.yml"
+    source.write_text(yaml.safe_dump(dict(example, label_selector=yaml.safe_load(plugin.read_text())["label_selector"])))
+    bare = {k: v for k, v in env.items() if not k.startswith("K8S_AUTH_") and k != "KIALIOPS_KUBECONFIG"}
+    injected = awx_injection(credential)
+    inv, err = inventory_list(source, dict(bare, **injected))
+    groups = {g: sorted(v.get("hosts", [])) for g, v in inv.items() if g != "_meta"}
+    assert groups["hub"] == ["local-cluster"] and groups["spoke"] == ["east", "west"], groups
+    assert groups["acm_unavailable"] == ["gone"] and groups["acm_invalid"] == ["bad.name"]
+    assert groups["acm_unreachable"] == ["nocontext"]
+    hv = inv["_meta"]["hostvars"]
+    assert hv["local-cluster"]["kialiops_context"] == "local-cluster" and hv["east"]["kialiops_context"] == "east"
+    assert hv["east"]["kialiops_kubeconfig"] == "{{ lookup('ansible.builtin.env', 'KIALIOPS_KUBECONFIG') }}"
+    assert "ManagedCluster nocontext is left out of the mesh (group acm_unreachable)" in " ".join(err.split()), err
+    r = ansible_playbook(source, playbook="validate.yml", env=injected)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
 def test_no_cluster_kubeconfig_is_a_clear_error(acm):
     plugin, env = acm
-    r = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(plugin), "--list"], cwd=REPO,
-                       env=dict({k: v for k, v in env.items() if k != "KIALIOPS_KUBECONFIG"},
-                                ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                                ANSIBLE_INVENTORY_UNPARSED_FAILED="true"),
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = ansible_inventory(plugin, {k: v for k, v in env.items() if k != "KIALIOPS_KUBECONFIG"},
+                          ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
     out = " ".join((r.stdout + r.stderr).split())
     assert r.returncode != 0 and "set cluster_kubeconfig, or KIALIOPS_KUBECONFIG" in out, out[-2000:]

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,7 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from labkit import REPO, audit, run_module, unique
+from labkit import ansible_playbook, audit, collections_root, run_module, unique
 
 ADMIN = "kialiops-admin"
 OBS = "open-cluster-management-observability"
@@ -265,12 +263,10 @@ def inventory(lab, tmp_path, external=False):
 
 
 def playbook(inv, name, extra, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    """ansible_playbook() with ``extra`` as typed YAML (an extra-vars file beside the inventory)."""
     ev = Path(inv).parent / "extra.yml"
     ev.write_text(yaml.safe_dump(extra))
-    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inv), "-e", "@" + str(ev),
-                           *args, str(REPO / "playbooks" / name)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=900, check=False)
+    return ansible_playbook(inv, "-e", "@" + str(ev), *args, playbook=name)
 
 
 def extra_vars(w, acm, **kw):
@@ -609,9 +605,7 @@ def test_acm_enabled_without_a_hub(lab, acm, world, tmp_path):
     play = tmp_path / "role.yml"
     play.write_text(yaml.safe_dump([{"name": "ACM alone", "hosts": "localhost", "gather_facts": False,
                                      "roles": [{"role": "kialiops.multicluster.acm_metrics"}]}]))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    done = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", str(play)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = ansible_playbook("localhost,", playbook=play, timeout=300)
     assert done.returncode != 0 and "no ACM hub is known" in done.stdout, done.stdout[-3000:]
     assert "Put the ACM hub cluster in inventory group hub" in done.stdout
     ok, found = no_writes(lab, marks)
@@ -696,8 +690,7 @@ def test_internal_thanos_url_for_a_kiali_on_the_hub_only(lab, acm, world):
 def test_merged_apply_refuses_a_stale_read(lab, world):
     """ClusterService.apply(merged=True) forces ownership of a shared field only against what it read: a change
     made in between is a 409, never overwritten."""
-    import sys
-    sys.path.insert(0, str(REPO / ".collections"))
+    collections_root()
     from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import build_client
     from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
     from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService

@@ -3,15 +3,13 @@
 Each test works in its own namespace on the home with a unique instance name and removes it afterwards."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from labkit import REPO, audit, run_module, unique
+from labkit import ansible_playbook, audit, run_module, unique
 
 ADMIN = "kialiops-admin"
 GROUP, VERSION, PLURAL = "kiali.io", "v1alpha1", "kialis"
@@ -248,22 +246,13 @@ def test_openshift_auth_refused_on_plain_home(lab):
     assert res.get("failed") is True and "OpenShift" in res["msg"], out
 
 
-def playbook(lab, inventory, extra, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(lab.dir / inventory)]
-    for k, v in extra.items():
-        cmd += ["-e", "%s=%s" % (k, v)]
-    return subprocess.run(cmd + list(args) + [str(REPO / "playbooks" / "install.yml")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
 @pytest.mark.parametrize("home_ns,inventory", [("hub", "inventory.yml"), ("mgmt", "inventory-external.yml")],
                          indirect=["home_ns"])
 def test_role_writes_the_cr_for_the_topology_then_is_silent(lab, home_ns, inventory):
     cluster, ns = home_ns
     inst = unique("kiali")
     extra = {"kialiops_kiali_namespace": ns, "kialiops_instance_name": inst}
-    done = playbook(lab, inventory, extra)
+    done = ansible_playbook(lab.dir / inventory, playbook="install.yml", extra=extra, timeout=600)
     assert done.returncode == 0 and "changed=1" in done.stdout, done.stdout + done.stderr
     spec = get_cr(lab, cluster, ns, inst)["spec"]
     assert spec["clustering"]["ignore_home_cluster"] is (cluster == "mgmt")
@@ -271,6 +260,6 @@ def test_role_writes_the_cr_for_the_topology_then_is_silent(lab, home_ns, invent
         assert spec["kubernetes_config"]["cluster_name"] == "mgmt"
     log = lab.audit(cluster)
     mark = log.mark()
-    done = playbook(lab, inventory, extra)
+    done = ansible_playbook(lab.dir / inventory, playbook="install.yml", extra=extra, timeout=600)
     assert done.returncode == 0 and "changed=0" in done.stdout, done.stdout + done.stderr
     assert ns_writes(log.since(mark), ns) == []

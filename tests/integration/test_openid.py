@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,18 +19,10 @@ import yaml
 from kubernetes import client
 
 import oidc  # tools/lab/oidc.py (labkit puts tools/lab on sys.path)
-from labkit import REPO, audit, remove_remote_access, unique
+from labkit import ansible_playbook, audit, remove_remote_access, unique
 
 REMOTES = ("east", "west")
 ADMIN = "kialiops-admin"
-
-
-def playbook(lab, name, varfile, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(lab.dir / "inventory.yml"), "-e",
-           "@%s" % varfile]
-    return subprocess.run(cmd + list(args) + [str(REPO / "playbooks" / name)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
 
 
 def write_vars(path, data):
@@ -60,7 +51,7 @@ def mesh(lab, tmp_path_factory):
     varfile = write_vars(tmp / "vars.yml", data)
     hub = client.CoreV1Api(lab.admin("hub"))
     hub.create_namespace({"metadata": {"name": data["kialiops_kiali_namespace"]}})
-    site = playbook(lab, "site.yml", varfile, "-vvv")
+    site = ansible_playbook(lab.inventory, "-e", "@%s" % varfile, "-vvv", playbook="site.yml")
     assert site.returncode == 0, site.stdout[-5000:] + site.stderr[-2000:]
     yield dict(data=data, vars=varfile, tmp=tmp, site=site, ns=data["kialiops_kiali_namespace"],
                instance=data["kialiops_instance_name"], secret=data["kialiops_openid_client_secret"])
@@ -86,7 +77,7 @@ def test_openid_cr_fields_and_client_secret_written_then_rerun_writes_nothing(la
     # a rerun (install.yml: the same CR and secret) sends no mutating request at all
     log = lab.audit("hub")
     mark = log.mark()
-    again = playbook(lab, "install.yml", mesh["vars"], "-vvv")
+    again = ansible_playbook(lab.inventory, "-e", "@%s" % mesh["vars"], "-vvv", playbook="install.yml")
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-4000:]
     writes = [e for e in audit.mutating(log.since(mark), ADMIN) if (e.get("objectRef") or {}).get("namespace") == ns]
     assert writes == [], [(e["verb"], e.get("objectRef")) for e in writes]
@@ -112,7 +103,7 @@ def test_verify_with_an_id_token_fails_exactly_the_clusters_that_do_not_trust_th
     varfile = write_vars(mesh["tmp"] / "verify-vars.yml", dict(mesh["data"], kialiops_openid_verify_id_token=token,
                                                                kialiops_report_file=str(report)))
     marks = lab.marks()
-    r = playbook(lab, "verify.yml", varfile, "-vvv")
+    r = ansible_playbook(lab.inventory, "-e", "@%s" % varfile, "-vvv", playbook="verify.yml")
     out = r.stdout + r.stderr
     for c in lab.clusters:   # reads and reviews only
         assert audit.mutating(lab.audit(c).since(marks[c], settle=0.3)) == [], c

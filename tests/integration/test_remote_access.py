@@ -6,11 +6,7 @@ API server and from the cluster's audit log. Every test uses its own home label 
 names (the lab is shared), and removes what it created."""
 from __future__ import annotations
 
-import glob
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,33 +16,12 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from labkit import REPO, audit, request_token
+from labkit import REPO, audit, request_token, run_module
 
-MODULE = REPO / "plugins" / "modules" / "remote_access.py"
 RBAC = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_text())["remote_prepare_rbac"]
 RBAC_V230 = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.30.yml").read_text())["remote_prepare_rbac"]
 ADMIN = "kialiops-admin"
 SELECTOR = "app.kubernetes.io/managed-by=kialiops,kialiops.io/home=%s"
-
-
-def _pythonpath():
-    site = glob.glob(str(REPO / ".venv" / "lib" / "python3*" / "site-packages"))
-    return os.pathsep.join([str(REPO / ".collections")] + site + sys.path)
-
-
-def run_module(args, check=False, diff=False, tmp=None):
-    """Run the module file with ``args``; returns (result, everything it printed)."""
-    path = Path(tmp or "/tmp") / ("remote-access-args-%s.json" % uuid.uuid4().hex[:8])
-    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}))
-    try:
-        done = subprocess.run([sys.executable, str(MODULE), str(path)], capture_output=True, text=True, timeout=300,
-                              env=dict(os.environ, PYTHONPATH=_pythonpath()), check=False)
-    finally:
-        path.unlink()
-    try:
-        return json.loads(done.stdout), done.stdout + done.stderr
-    except ValueError:
-        raise AssertionError("module output is not JSON:\n" + done.stdout + done.stderr) from None
 
 
 class Case:
@@ -67,7 +42,7 @@ class Case:
         return a
 
     def run(self, cluster, check=False, diff=False, expect_ok=True, **over):
-        result, output = run_module(self.args(cluster, **over), check=check, diff=diff)
+        result, output = run_module("remote_access", self.args(cluster, **over), check=check, diff=diff)
         if expect_ok:
             assert not result.get("failed"), result.get("msg") or output
         return result
@@ -110,7 +85,7 @@ class Case:
 
     def cleanup(self):
         for cluster in ("east", "west"):
-            result, dummy = run_module(self.args(cluster, state="absent"))
+            result, dummy = run_module("remote_access", self.args(cluster, state="absent"))
             assert not result.get("failed"), result.get("msg")
 
 
@@ -376,7 +351,7 @@ def test_absent_keeps_a_namespace_someone_else_uses(lab, case):
     core = client.CoreV1Api(case.admin("east"))
     core.create_namespaced_service_account(case.namespace, {"metadata": {"name": "istiod"}})
     try:
-        result, output = run_module(case.args("east", state="absent"))
+        result, output = run_module("remote_access", case.args("east", state="absent"))
         assert not result.get("failed"), output
         assert ("Namespace", case.namespace) not in actions(result)
         assert actions(result)[("ServiceAccount", case.instance)] == "deleted"
@@ -433,7 +408,7 @@ def test_denied_writes_are_listed_together_before_anything_is_written(lab, case,
     args = case.args("east", host=limited["host"], api_key=limited["api_key"], ca_cert=limited["ca_cert"])
     del args["kubeconfig"], args["context"]
     mark = lab.audit("east").mark()
-    result, output = run_module(args)
+    result, output = run_module("remote_access", args)
     assert result["failed"] is True
     msg = result["msg"]
     assert msg.startswith("cluster east: the credential may not ")
@@ -453,7 +428,7 @@ def test_denied_reads_are_listed_too(lab, case, limited):
         {"apiGroups": [""], "verbs": ["get"], "resources": ["namespaces"]}]})
     args = case.args("east", host=limited["host"], api_key=limited["api_key"], ca_cert=limited["ca_cert"])
     del args["kubeconfig"], args["context"]
-    result, output = run_module(args)
+    result, output = run_module("remote_access", args)
     assert result["failed"] is True
     assert "list serviceaccounts" in result["msg"] and "get clusterroles.rbac.authorization.k8s.io" in result["msg"]
     assert "kialiops reads these before it plans anything" in result["msg"]

@@ -4,9 +4,7 @@ secrets is used to talk to the spokes afterwards."""
 from __future__ import annotations
 
 import base64
-import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -14,18 +12,9 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from labkit import REPO, audit, unique
+from labkit import ansible_playbook, audit, remove_remote_access, unique
 
 ADMIN = "kialiops-admin"
-
-
-def playbook(lab, name, extra, *args, inventory=None):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory or lab.dir / "inventory.yml")]
-    for k, v in extra.items():
-        cmd += ["-e", "%s=%s" % (k, v)]
-    return subprocess.run(cmd + list(args) + [str(REPO / "playbooks" / name)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
 
 
 def changed_total(stdout):
@@ -55,12 +44,7 @@ def setup(lab):
              "kialiops_instance_name": "kiali-" + sfx}
     client.CoreV1Api(lab.admin("hub")).create_namespace({"metadata": {"name": extra["kialiops_kiali_namespace"]}})
     yield extra, sfx
-    for c in ("east", "west"):   # remove what the role wrote on the remotes (remote_access state=absent)
-        subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
-                        "kialiops.multicluster.remote_access", "-a",
-                        "cluster_name=%s kubeconfig=%s home_cluster=hub state=absent" % (c, lab.kubeconfig(c))],
-                       cwd=REPO, capture_output=True, check=False,
-                       env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+    remove_remote_access(lab, ("east", "west"))   # what the role wrote on the remotes
     client.CoreV1Api(lab.admin("hub")).delete_namespace(extra["kialiops_kiali_namespace"])
 
 
@@ -78,7 +62,7 @@ def stored_client(lab, namespace, cluster):
 
 def test_prepare_two_spokes_then_rerun_is_silent(lab, setup):
     extra, sfx = setup
-    r = playbook(lab, "prepare.yml", extra)
+    r = ansible_playbook(lab.inventory, playbook="prepare.yml", extra=extra)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
     tokens = []
     for cluster in ("east", "west"):
@@ -94,7 +78,7 @@ def test_prepare_two_spokes_then_rerun_is_silent(lab, setup):
         assert t not in r.stdout and t not in r.stderr
 
     marks = lab.marks()
-    again = playbook(lab, "prepare.yml", extra)
+    again = ansible_playbook(lab.inventory, playbook="prepare.yml", extra=extra)
     assert again.returncode == 0, again.stdout[-4000:]
     assert changed_total(again.stdout) == 0, again.stdout[-4000:]
     for c in ("hub", "east", "west"):
@@ -106,7 +90,7 @@ def test_prepare_two_spokes_then_rerun_is_silent(lab, setup):
 def test_check_mode_on_a_fresh_setup_writes_nothing(lab, setup):
     extra, sfx = setup
     marks = lab.marks()
-    r = playbook(lab, "prepare.yml", extra, "--check", "--diff")
+    r = ansible_playbook(lab.inventory, "--check", "--diff", playbook="prepare.yml", extra=extra)
     assert r.returncode == 0, r.stdout[-6000:]
     assert changed_total(r.stdout) > 0
     for c in ("hub", "east", "west"):
@@ -120,15 +104,16 @@ def test_check_mode_on_a_fresh_setup_writes_nothing(lab, setup):
 def test_rotation_replaces_a_due_token_and_the_next_run_does_not(lab, setup):
     extra, sfx = setup
     extra = dict(extra, kialiops_token_ttl=600)
-    assert playbook(lab, "prepare.yml", extra).returncode == 0
+    assert ansible_playbook(lab.inventory, playbook="prepare.yml", extra=extra).returncode == 0
     dummy_api, first = stored_client(lab, extra["kialiops_kiali_namespace"], "east")
     time.sleep(7)                      # > 1 % of 600 s
-    r = playbook(lab, "rotate_tokens.yml", dict(extra, remote_prepare_rotate_after_percent=1))
+    r = ansible_playbook(lab.inventory, playbook="rotate_tokens.yml",
+                         extra=dict(extra, remote_prepare_rotate_after_percent=1))
     assert r.returncode == 0, r.stdout[-4000:]
     dummy_api, second = stored_client(lab, extra["kialiops_kiali_namespace"], "east")
     assert second != first
     marks = lab.marks()
-    r = playbook(lab, "rotate_tokens.yml", extra)
+    r = ansible_playbook(lab.inventory, playbook="rotate_tokens.yml", extra=extra)
     assert r.returncode == 0 and changed_total(r.stdout) == 0, r.stdout[-4000:]
     dummy_api, third = stored_client(lab, extra["kialiops_kiali_namespace"], "east")
     assert third == second
@@ -138,7 +123,7 @@ def test_rotation_replaces_a_due_token_and_the_next_run_does_not(lab, setup):
 def test_unknown_kiali_version_fails_before_any_write(lab, setup):
     extra, sfx = setup
     marks = lab.marks()
-    r = playbook(lab, "prepare.yml", dict(extra, kialiops_kiali_version="v1.99"))
+    r = ansible_playbook(lab.inventory, playbook="prepare.yml", extra=dict(extra, kialiops_kiali_version="v1.99"))
     assert r.returncode != 0
     assert "no RBAC data for Kiali v1.99" in r.stdout and "v2.28" in r.stdout
     for c in ("hub", "east", "west"):
@@ -147,8 +132,9 @@ def test_unknown_kiali_version_fails_before_any_write(lab, setup):
 
 def test_exec_without_the_flag_is_refused(lab, setup):
     extra, sfx = setup
-    r = playbook(lab, "prepare.yml", dict(extra, kialiops_token_mode="exec"),
-                 "-e", '{"kialiops_exec_config": {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws"}}')
+    r = ansible_playbook(lab.inventory, "-e",
+                         '{"kialiops_exec_config": {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws"}}',
+                         playbook="prepare.yml", extra=dict(extra, kialiops_token_mode="exec"))
     assert r.returncode != 0
     assert "enable_exec_provider" in r.stdout
 
@@ -163,17 +149,18 @@ def test_impersonation_with_a_version_without_it_fails_before_any_write(lab, set
     # the lab's hub is declared OpenShift (auth openshift needs it); playbooks/preflight.yml then reads its Kiali CRD,
     # which (upstream or fixture) does not declare auth.openshift.impersonation, and stops the run before any remote
     # is contacted; the role's own refusal by the RBAC data (the same rule, per remote) is in tests/unit test_rbac.py
-    r = playbook(lab, "prepare.yml", dict(extra, kialiops_kiali_version=version, kialiops_impersonation="true",
-                                          kialiops_auth_strategy="openshift", kialiops_remote_backend=backend,
-                                          kialiops_platform="openshift",
-                                          kialiops_kiali_host="kiali.apps.hub.example.com"))
+    r = ansible_playbook(lab.inventory, playbook="prepare.yml",
+                         extra=dict(extra, kialiops_kiali_version=version, kialiops_impersonation="true",
+                                    kialiops_auth_strategy="openshift", kialiops_remote_backend=backend,
+                                    kialiops_platform="openshift", kialiops_kiali_host="kiali.apps.hub.example.com"))
     assert r.returncode != 0
     out = " ".join(r.stdout.split())
     assert "cluster hub: impersonation is asked for (kialiops_impersonation)" in out, r.stdout[-3000:]
     assert "spec.auth.openshift.impersonation" in out and "Kiali v2.30.0" in out and "Nothing was written" in out
     # the role's own refusal, per remote, from the RBAC data: verify.yml loads remote_prepare's settings (no preflight)
-    r = playbook(lab, "verify.yml", dict(extra, kialiops_kiali_version=version, kialiops_impersonation="true",
-                                         kialiops_auth_strategy="openshift", kialiops_remote_backend=backend))
+    r = ansible_playbook(lab.inventory, playbook="verify.yml",
+                         extra=dict(extra, kialiops_kiali_version=version, kialiops_impersonation="true",
+                                    kialiops_auth_strategy="openshift", kialiops_remote_backend=backend))
     out = " ".join(r.stdout.split())
     assert r.returncode != 0
     for c in ("east", "west"):

@@ -4,8 +4,6 @@ checks the CR we write and the token path."""
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
 import threading
 import time
 
@@ -14,18 +12,9 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from labkit import REPO, audit, unique, whoami
+from labkit import ansible_playbook, audit, unique, whoami
 
 ADMIN = "kialiops-admin"
-
-
-def run(lab, inventory, extra, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory)]
-    for k, v in extra.items():
-        cmd += ["-e", "%s=%s" % (k, v)]
-    return subprocess.run(cmd + list(args) + [str(REPO / "playbooks" / "prepare.yml")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
 
 
 @pytest.fixture
@@ -70,14 +59,15 @@ def test_operator_backend_writes_the_remote_cr_and_stores_a_token_for_the_operat
     ns, inst = extra["kialiops_remote_namespace"], extra["kialiops_instance_name"]
     west = client.CoreV1Api(lab.admin("west"))
     # first the direct backend, then switch: nothing the direct backend wrote may stay behind
-    first = run(lab, inventory, dict(extra, remote_prepare_verify="false"))
+    first = ansible_playbook(inventory, playbook="prepare.yml", extra=dict(extra, remote_prepare_verify="false"))
     assert first.returncode == 0, first.stdout[-4000:]
     assert west.read_namespaced_service_account(inst, ns)                    # chart flavour SA of the direct backend
     stop = threading.Event()
     operator = threading.Thread(target=play_operator, args=(lab, ns, inst + "-service-account", stop), daemon=True)
     operator.start()
     try:
-        r = run(lab, inventory, dict(extra, kialiops_remote_backend="operator", remote_prepare_verify="false"))
+        r = ansible_playbook(inventory, playbook="prepare.yml",
+                             extra=dict(extra, kialiops_remote_backend="operator", remote_prepare_verify="false"))
     finally:
         stop.set()
         operator.join(5)
@@ -99,7 +89,8 @@ def test_operator_backend_writes_the_remote_cr_and_stores_a_token_for_the_operat
     assert whoami(api) == "system:serviceaccount:%s:%s-service-account" % (ns, inst)
 
     marks = lab.marks()
-    again = run(lab, inventory, dict(extra, kialiops_remote_backend="operator", remote_prepare_verify="false"))
+    again = ansible_playbook(inventory, playbook="prepare.yml",
+                             extra=dict(extra, kialiops_remote_backend="operator", remote_prepare_verify="false"))
     assert again.returncode == 0, again.stdout[-3000:]
     for c in ("hub", "west"):
         touched = [e for e in audit.mutating(lab.audit(c).since(marks[c]), ADMIN)
@@ -110,7 +101,8 @@ def test_operator_backend_writes_the_remote_cr_and_stores_a_token_for_the_operat
 def test_operator_that_never_comes_is_a_clear_timeout(lab, west_only):
     inventory, extra, sfx = west_only
     client.CoreV1Api(lab.admin("west")).create_namespace({"metadata": {"name": extra["kialiops_remote_namespace"]}})
-    r = run(lab, inventory, dict(extra, kialiops_remote_backend="operator", remote_prepare_operator_wait=5))
+    r = ansible_playbook(inventory, playbook="prepare.yml",
+                         extra=dict(extra, kialiops_remote_backend="operator", remote_prepare_operator_wait=5))
     assert r.returncode != 0
     assert "did not create ServiceAccount" in r.stdout and "Install the Kiali operator on west" in r.stdout
 
@@ -120,7 +112,7 @@ def test_operator_backend_without_the_kiali_crd_says_install_the_operator(lab, t
     inv["all"]["children"]["spoke"]["hosts"] = {"east": inv["all"]["children"]["spoke"]["hosts"]["east"]}
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump(inv))
-    r = run(lab, path, {"kialiops_remote_backend": "operator"})
+    r = ansible_playbook(path, playbook="prepare.yml", extra={"kialiops_remote_backend": "operator"})
     assert r.returncode != 0 and "install the Kiali operator first" in r.stdout and "cluster east" in r.stdout
 
 
@@ -131,9 +123,10 @@ def test_operator_backend_with_openshift_auth_sets_the_redirect_uri(lab, west_on
     core.create_namespace({"metadata": {"name": ns}})
     core.create_namespaced_service_account(ns, {"metadata": {"name": inst + "-service-account"}})  # the operator's
     # auth openshift needs an OpenShift home (preflight); the lab's hub is plain Kubernetes, so it is declared one
-    r = run(lab, inventory, dict(extra, kialiops_remote_backend="operator", kialiops_auth_strategy="openshift",
-                                 kialiops_platform="openshift",
-                                 kialiops_kiali_host="kiali.apps.hub.example.com", remote_prepare_verify="false"))
+    r = ansible_playbook(inventory, playbook="prepare.yml",
+                         extra=dict(extra, kialiops_remote_backend="operator", kialiops_auth_strategy="openshift",
+                                    kialiops_platform="openshift", kialiops_kiali_host="kiali.apps.hub.example.com",
+                                    remote_prepare_verify="false"))
     assert r.returncode == 0, r.stdout[-4000:]
     crs = client.CustomObjectsApi(lab.admin("west"))
     cr = crs.get_namespaced_custom_object("kiali.io", "v1alpha1", ns, "kialis", inst)

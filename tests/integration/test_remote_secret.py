@@ -12,11 +12,8 @@ import hashlib
 import http.client
 import http.server
 import json
-import os
-import subprocess
 import ssl
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,18 +21,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from labkit import REPO, audit, collections_root, unique, whoami
+from labkit import ansible_playbook, audit, kubeconfig_client, run_module, unique, whoami
 
 ADMIN = "kialiops-admin"
-MODULE = REPO / "plugins" / "modules" / "remote_secret.py"
 PER = "kiali-remote-cluster-secret-%s"
 SINGLE = "kiali-multi-cluster-secret"
-
-
-COLLECTIONS = collections_root()
 
 
 def fingerprint(value: str) -> str:
@@ -109,19 +102,8 @@ class Env:
 
 
 def run(args, check=False, diff=False):
-    payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"ANSIBLE_MODULE_ARGS": payload}, f)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS] + sys.path))
-    try:
-        done = subprocess.run([sys.executable, str(MODULE), f.name], capture_output=True, text=True, env=env,
-                              timeout=180, check=False)
-    finally:
-        os.unlink(f.name)
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise AssertionError(done.stdout + done.stderr) from None
+    """The module's result (labkit.run_module)."""
+    return run_module("remote_secret", args, check=check, diff=diff)[0]
 
 
 def ok(result):
@@ -132,12 +114,6 @@ def ok(result):
 def warnings(result):
     """Warning texts of a raw module result (ansible-core 2.19 sends them as structured events)."""
     return [w if isinstance(w, str) else w.get("event", {}).get("msg", "") for w in result.get("warnings") or []]
-
-
-def spoke_client(kubeconfig: dict) -> client.ApiClient:
-    api = config.new_client_from_config_dict(kubeconfig)
-    api.configuration.proxy = None
-    return api
 
 
 def token_requests(events):
@@ -191,7 +167,7 @@ def test_bound_first_run_works_and_rerun_sends_no_write(env):
     assert [c["name"] for c in kubeconfig["clusters"]] == [u["name"] for u in kubeconfig["users"]] == ["east"]
     token = kubeconfig["users"][0]["user"]["token"]
     assert first["token"]["fingerprint"] == fingerprint(token)
-    spoke = spoke_client(kubeconfig)
+    spoke = kubeconfig_client(kubeconfig)
     assert env.ns in [n.metadata.name for n in client.CoreV1Api(spoke).list_namespace().items]
     assert whoami(spoke) == "system:serviceaccount:%s:kiali" % env.ns
     with pytest.raises(ApiException) as denied:  # view only
@@ -260,7 +236,7 @@ def test_rotation_after_percent_then_reuse_and_force(env):
     # a changed ttl mints too, and the stored kubeconfig keeps working
     longer = ok(run(dict(args, token_ttl=1200)))
     assert longer["token"]["minted"] is True and "token_ttl changed" in longer["token"]["reason"]
-    assert whoami(spoke_client(env.kubeconfig(PER % "east", "east"))) == "system:serviceaccount:%s:kiali" % env.ns
+    assert whoami(kubeconfig_client(env.kubeconfig(PER % "east", "east"))) == "system:serviceaccount:%s:kiali" % env.ns
 
 
 def test_legacy_token_filled_by_the_controller_and_stored(env):
@@ -275,7 +251,7 @@ def test_legacy_token_filled_by_the_controller_and_stored(env):
     legacy = base64.b64decode(token_secret.data["token"]).decode()
     kubeconfig = env.kubeconfig(PER % "east", "east")
     assert kubeconfig["users"][0]["user"]["token"] == legacy
-    assert whoami(spoke_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env.ns
+    assert whoami(kubeconfig_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env.ns
     assert token_requests(env.events(marks, "east")) == []
     notes = env.secret(PER % "east").metadata.annotations
     assert notes["kialiops.io/token-mode"] == "legacy" and "kialiops.io/token-expires" not in notes
@@ -315,7 +291,7 @@ def test_single_secret_concurrent_runs_keep_every_key(env3):
     for cluster in env3.remotes:
         kubeconfig = env3.kubeconfig(SINGLE, cluster)
         assert kubeconfig["current-context"] == cluster
-        assert whoami(spoke_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env3.ns
+        assert whoami(kubeconfig_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env3.ns
         assert secret.metadata.annotations["kialiops.io/token-mode.%s" % cluster] == "bound"
     assert env3.secret(PER % "east") is None
 
@@ -372,7 +348,7 @@ def test_api_url_tls_server_name_and_ca_from_file_and_configmap(env, tmp_path):
     assert result["ca_source"] == "kubeconfig-file" and result["server"] == lab.server("east")
     kubeconfig = env.kubeconfig(PER % "east", "east")
     assert kubeconfig["clusters"][0]["cluster"]["tls-server-name"] == "kubernetes.default.svc"
-    assert whoami(spoke_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env.ns
+    assert whoami(kubeconfig_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env.ns
 
     # no CA anywhere in the admin kubeconfig: kube-root-ca.crt of the SA's namespace
     del entry["certificate-authority"]
@@ -386,7 +362,7 @@ def test_api_url_tls_server_name_and_ca_from_file_and_configmap(env, tmp_path):
     kubeconfig = env.kubeconfig(PER % "east", "east")
     assert base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]).decode() == \
         cm.data["ca.crt"]
-    assert whoami(spoke_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env.ns
+    assert whoami(kubeconfig_client(kubeconfig)) == "system:serviceaccount:%s:kiali" % env.ns
 
 
 def test_exec_mode_stores_the_plugin_and_no_token(env):
@@ -496,10 +472,8 @@ def test_token_never_printed_at_vvvv(env, tmp_path):
             {"name": "Show the results", "ansible.builtin.debug": {"var": "item"},
              "loop": ["{{ stored }}", "{{ rotated }}"]},
         ]}]))
-    env_vars = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
-    command = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=%s" % sys.executable, "-vvvv", "--diff", str(play)]
-    done = subprocess.run(command, cwd=REPO, env=env_vars, capture_output=True, text=True, timeout=600, check=False)
+    done = ansible_playbook("localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
+                            "-vvvv", "--diff", playbook=play, timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-5000:]
     assert "sha256:" in output  # fingerprints are shown

@@ -3,15 +3,13 @@ Bad topologies (and every other bad input) are in the matrix of tests/reliabilit
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
 from pathlib import Path
 
 import yaml
 
 from kubernetes import client
 
-from labkit import REPO, ansible_playbook, audit, unique
+from labkit import ansible_playbook, audit, remove_remote_access, unique
 
 
 def line(stdout, name):
@@ -64,12 +62,7 @@ def test_site_external_topology(lab):
             assert sec.metadata.annotations["kiali.io/cluster"] == name
     finally:
         core.delete_namespace(ns)
-        for c in ("hub", "east", "west"):
-            subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m",
-                            "kialiops.multicluster.remote_access", "-a",
-                            "cluster_name=%s kubeconfig=%s home_cluster=mgmt state=absent" % (c, lab.kubeconfig(c))],
-                           cwd=REPO, capture_output=True, check=False,
-                           env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+        remove_remote_access(lab, ("hub", "east", "west"), home="mgmt")
 
 
 def _inventory(lab, mutate) -> dict:

@@ -2,13 +2,11 @@
 with ansible-playbook against the lab's inventory."""
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from labkit import REPO
+from labkit import ansible_playbook
 
 TARGETS = Path(__file__).parent / "targets"
 
@@ -26,11 +24,8 @@ def run_target(lab, name: str, tmp_path: Path, extra: list[str] | None = None):
     play = tmp_path / "play.yml"
     play.write_text("- name: Integration target %s\n  hosts: localhost\n  gather_facts: false\n"
                     "  roles:\n    - role: %s\n" % (name, name))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(TARGETS),
-               ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(lab.dir / "inventory.yml"),
-                           "-e", "lab_dir=%s" % lab.dir, str(play)] + (extra or []),
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return ansible_playbook(lab.inventory, "-e", "lab_dir=%s" % lab.dir, *(extra or []), playbook=play,
+                            env={"ANSIBLE_ROLES_PATH": str(TARGETS)})
 
 
 @pytest.mark.parametrize("name", targets())

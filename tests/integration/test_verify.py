@@ -9,10 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import re
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,20 +23,11 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from labkit import REPO, audit, remove_remote_access, unique, whoami
+from labkit import ansible_playbook, audit, free_port, remove_remote_access, unique, whoami
 
 REMOTES = ("east", "west")
 CLUSTERS = ("hub", "east", "west")
 ACM_NS = "open-cluster-management-observability"
-
-
-def playbook(lab, name, extra, *args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(lab.dir / "inventory.yml")]
-    for k, v in extra.items():
-        cmd += ["-e", "%s=%s" % (k, v)]
-    return subprocess.run(cmd + list(args) + [str(REPO / "playbooks" / name)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
 
 
 def verify(lab, extra, *args, report=None):
@@ -47,7 +35,7 @@ def verify(lab, extra, *args, report=None):
     marks = lab.marks()
     if report is not None:
         extra = dict(extra, kialiops_report_file=str(report))
-    r = playbook(lab, "verify.yml", extra, *args)
+    r = ansible_playbook(lab.inventory, *args, playbook="verify.yml", extra=extra)
     for c in lab.clusters:
         writes = audit.mutating(lab.audit(c).since(marks[c], settle=0.3))
         assert writes == [], (c, [(e["verb"], e.get("objectRef")) for e in writes])
@@ -99,7 +87,7 @@ def mesh(lab, tmp_path_factory):
              "kialiops_instance_name": "kiali-" + sfx}
     hub = client.CoreV1Api(lab.admin("hub"))
     hub.create_namespace({"metadata": {"name": extra["kialiops_kiali_namespace"]}})
-    r = playbook(lab, "site.yml", extra)
+    r = ansible_playbook(lab.inventory, playbook="site.yml", extra=extra)
     assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
     assert "PLAY [Verify report]" in r.stdout and "0 fail" in table(r.stdout)   # site.yml ends with verify.yml
     yield dict(extra=extra, sfx=sfx, ns=extra["kialiops_kiali_namespace"], remote_ns=extra["kialiops_remote_namespace"],
@@ -110,7 +98,7 @@ def mesh(lab, tmp_path_factory):
 
 def restore(lab, mesh, **extra):
     """Re-run prepare.yml (bound tokens unless told otherwise) and prove verify passes again."""
-    r = playbook(lab, "prepare.yml", dict(mesh["extra"], **extra))
+    r = ansible_playbook(lab.inventory, playbook="prepare.yml", extra=dict(mesh["extra"], **extra))
     assert r.returncode == 0, r.stdout[-4000:]
     r, data = verify(lab, dict(mesh["extra"], **extra), report=mesh["tmp"] / "restored.json")
     assert_healthy(r, data)
@@ -162,7 +150,7 @@ def test_no_token_or_kubeconfig_in_output_at_vvvv(lab, mesh):
 
 def test_deleted_legacy_token_fails_naming_the_cluster(lab, mesh):
     legacy = dict(mesh["extra"], kialiops_token_mode="legacy")
-    r = playbook(lab, "prepare.yml", legacy)
+    r = ansible_playbook(lab.inventory, playbook="prepare.yml", extra=legacy)
     assert r.returncode == 0, r.stdout[-4000:]
     r, data = verify(lab, legacy, report=mesh["tmp"] / "legacy-ok.json")
     assert_healthy(r, data)
@@ -240,9 +228,7 @@ def store_kubeconfig(lab, mesh, cluster, secret, kubeconfig):
 
 def test_unreachable_remote_is_named_and_does_not_hide_the_others(lab, mesh):
     secret, kubeconfig, dummy = stored(lab, mesh, "west")
-    with socket.socket() as s:                  # a loopback port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:%d" % port
     store_kubeconfig(lab, mesh, "west", secret, kubeconfig)
     try:

@@ -2,17 +2,15 @@
 healthy lab at LAB_DIR is reused, otherwise the session starts one and stops it at the end."""
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from kubernetes import client, config
+from kubernetes import client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from labkit import request_token, session_lab, unique, whoami  # noqa: E402  (tests/integration/labkit.py)
+from labkit import kubeconfig_client, request_token, session_lab, stored_kubeconfig, unique, whoami  # noqa: E402
 from test_cluster_remove import HOME, Mesh, onboard  # noqa: E402
 
 
@@ -44,14 +42,11 @@ def _converged(lab, tmp_path_factory):
 
 def _stored_credentials_work(mesh) -> bool:
     """Each spoke's kubeconfig stored on the home still authenticates (not 401)."""
-    core = client.CoreV1Api(mesh.lab.admin(HOME))
     for cluster in ("east", "west"):
-        data = core.read_namespaced_secret("kiali-remote-cluster-secret-" + cluster, mesh.ns).data[cluster]
-        cfg = client.Configuration()
-        config.load_kube_config_from_dict(yaml.safe_load(base64.b64decode(data)), client_configuration=cfg)
-        cfg.proxy = None
+        stored = stored_kubeconfig(mesh.lab, mesh.ns, cluster, home=HOME)
+        assert stored is not None, "no credential stored for %s on %s" % (cluster, HOME)
         try:
-            whoami(client.ApiClient(cfg))
+            whoami(kubeconfig_client(stored))
         except client.ApiException as e:
             if e.status == 401:
                 return False

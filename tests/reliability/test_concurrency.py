@@ -7,7 +7,7 @@ import base64
 
 from kubernetes import client
 
-from labkit import ansible_playbook_async
+from labkit import ansible_playbook
 from test_cluster_remove import HOME, SINGLE, Mesh
 
 
@@ -17,8 +17,8 @@ def single_secret(mesh):
 
 
 def both_at_once(mesh, *args):
-    runs = [ansible_playbook_async(mesh.inventory(spokes=(c,), name="only-%s.yml" % c), *args, playbook="prepare.yml")
-            for c in ("east", "west")]
+    runs = [ansible_playbook(mesh.inventory(spokes=(c,), name="only-%s.yml" % c), *args, playbook="prepare.yml",
+                             background=True) for c in ("east", "west")]
     outs = [r.communicate(timeout=900) for r in runs]
     for r, (out, err) in zip(runs, outs):
         assert r.returncode == 0, out[-4000:] + err[-2000:]

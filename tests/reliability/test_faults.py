@@ -4,14 +4,13 @@ Kiali's home is mgmt; the spokes are hub, east and west (each test its own names
 is the one that dies once kialiops has started writing to it."""
 from __future__ import annotations
 
-import base64
 import time
 
 import yaml
 from kubernetes import client
 
-from labkit import ansible_playbook, ansible_playbook_async, audit, load_yaml, run_lab, whoami
-from test_cluster_remove import HOME, PER_CLUSTER, Mesh, describe, writes
+from labkit import ansible_playbook, audit, load_yaml, run_lab, stored_kubeconfig, whoami
+from test_cluster_remove import HOME, Mesh, describe, writes
 from test_site import verified
 
 SPOKES = ("hub", "east", "west")
@@ -31,17 +30,6 @@ def summary_line(stdout, name):
     return next(ln for ln in summary.splitlines() if ln.strip().startswith(name + " "))
 
 
-def stored_kubeconfig(mesh, cluster):
-    """The kubeconfig stored for ``cluster`` on the home, or None when there is no secret for it."""
-    try:
-        s = client.CoreV1Api(mesh.lab.admin(HOME)).read_namespaced_secret(PER_CLUSTER % cluster, mesh.ns)
-    except client.ApiException as e:
-        assert e.status == 404, e
-        return None
-    assert list(s.data) == [cluster], sorted(s.data)
-    return yaml.safe_load(base64.b64decode(s.data[cluster]))
-
-
 def wait_for_writes(lab, marks, cluster, run, timeout=420):
     """Block until kialiops sent its first real write to ``cluster`` (the run reached remote_prepare there)."""
     deadline = time.time() + timeout
@@ -59,7 +47,7 @@ def test_spoke_dies_mid_run_then_home_restarts(lab, tmp_path):
     stopped = False
     try:
         marks = lab.marks()
-        run = ansible_playbook_async(inv)
+        run = ansible_playbook(inv, background=True)
         wait_for_writes(lab, marks, "west", run)
         run_lab(["stop-apiserver", "west"])
         stopped = True
@@ -70,10 +58,10 @@ def test_spoke_dies_mid_run_then_home_restarts(lab, tmp_path):
         for c in ("hub", "east"):
             assert "%s FAILED" % c not in summary and "verified below" in summary_line(out, c), summary
             assert verified(out, c), out[-4000:]
-            assert stored_kubeconfig(mesh, c) is not None
+            assert stored_kubeconfig(mesh.lab, mesh.ns, c, home=HOME) is not None
         assert "west FAILED: cluster west" in summary, summary
         # no half-written secret for west on the home: none at all, or a complete kubeconfig
-        kc = stored_kubeconfig(mesh, "west")
+        kc = stored_kubeconfig(mesh.lab, mesh.ns, "west", home=HOME)
         run_lab(["start-apiserver", "west"])
         stopped = False
         if kc is not None:
@@ -87,7 +75,7 @@ def test_spoke_dies_mid_run_then_home_restarts(lab, tmp_path):
         assert again.returncode == 0, again.stdout[-5000:]
         for c in SPOKES:
             assert verified(again.stdout, c), again.stdout[-4000:]
-        token = stored_kubeconfig(mesh, "west")["users"][0]["user"]["token"]
+        token = stored_kubeconfig(mesh.lab, mesh.ns, "west", home=HOME)["users"][0]["user"]["token"]
         assert whoami(lab.with_token("west", token)).startswith("system:serviceaccount:" + mesh.remote_ns)
 
         # Kiali's home API server restarts between runs (etcd keeps the data): the rerun converges, writing nothing

@@ -11,14 +11,13 @@ remote-cluster secret on Kiali's home and used against the remote's API server.
 """
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 
-from labkit import REPO, unique, whoami
+from labkit import REPO, kubeconfig_client, stored_kubeconfig, unique, whoami
 
 RBAC = yaml.safe_load((REPO / "roles" / "remote_prepare" / "vars" / "rbac" / "v2.28.yml").read_text())["remote_prepare_rbac"]
 # "*" in the data: the kinds of those groups Kiali reads and edits (Istio and Gateway API inference CRDs)
@@ -49,14 +48,10 @@ def grants(kind, openshift):
 
 def stored_client(lab, mesh, cluster) -> client.ApiClient:
     """An API client with exactly the kubeconfig kialiops stored for ``cluster`` on Kiali's home."""
-    secret = client.CoreV1Api(lab.admin("mgmt")).read_namespaced_secret("kiali-remote-cluster-secret-" + cluster,
-                                                                        mesh.ns)
-    kc = yaml.safe_load(base64.b64decode(secret.data[cluster]))
+    kc = stored_kubeconfig(lab, mesh.ns, cluster, home="mgmt")
+    assert kc is not None, "no credential stored for %s" % cluster
     assert list(kc["users"][0]["user"]) == ["token"], "not a token credential"
-    cfg = client.Configuration()
-    config.load_kube_config_from_dict(kc, client_configuration=cfg)
-    cfg.proxy = None
-    return client.ApiClient(cfg)
+    return kubeconfig_client(kc)
 
 
 def versions(api):

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 
-from labkit import REPO, ansible_playbook_async
+from labkit import REPO, ansible_playbook
 from test_cluster_remove import HOME, PER_CLUSTER, Mesh
 
 SKIP_DIRS = {".git", ".venv", ".collections", ".lab"}     # .lab: the lab's own state and audit logs, not the run's
@@ -90,8 +90,8 @@ def test_no_credential_leaks_anywhere_in_the_lifecycle(lab, tmp_path):
     outputs, secrets = [], admin_keys(lab)
 
     def step(playbook, *args):
-        run = ansible_playbook_async(inv, "-vvvv", "--diff", *args, playbook=playbook, env=env)
-        out, err = run.communicate(timeout=900)
+        run = ansible_playbook(inv, "-vvvv", "--diff", *args, playbook=playbook, env=env)
+        out, err = run.stdout, run.stderr
         outputs.append(("%s stdout" % playbook, out))
         outputs.append(("%s stderr" % playbook, err))
         assert run.returncode == 0, (playbook, out[-4000:], err[-3000:])

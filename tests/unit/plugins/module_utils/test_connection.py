@@ -26,6 +26,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
     resolve_configuration,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from labkit import free_port
 
 FAKE_TOKEN = "not-a-real-token-for-unit-tests"
 
@@ -218,14 +219,8 @@ def test_missing_context_is_a_kialiops_error(kubeconfig):
 # --- building clients against loopback -----------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_cluster_names_url_and_context(tmp_path):
-    port = _free_port()
+    port = free_port()
     path = tmp_path / "k"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "west",

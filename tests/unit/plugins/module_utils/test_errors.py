@@ -25,6 +25,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     crd_name,
     from_api_exception,
 )
+from labkit import free_port
 
 EAST = {"server": "https://127.0.0.12:6443", "kube_context": "east-admin", "kubeconfig": "/lab/east.kubeconfig"}
 
@@ -174,12 +175,6 @@ def test_crd_name(kind, api_version, expected):
 # --- real transport failures on loopback ---------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _version_call(url, **config):
     configuration = k8s.Configuration(host=url)
     for key, value in config.items():
@@ -198,7 +193,7 @@ def _capture(url, context, **config):
 
 
 def test_connection_refused_names_url_and_context():
-    url = "https://127.0.0.1:%d" % _free_port()
+    url = "https://127.0.0.1:%d" % free_port()
     text = str(_capture(url, dict(EAST, server=url)))
     assert text.startswith("cluster east: cannot connect to the API server at %s while trying to read the server "
                            "version (connection refused)." % url)
@@ -206,7 +201,7 @@ def test_connection_refused_names_url_and_context():
 
 
 def test_server_url_comes_from_the_error_without_context():
-    port = _free_port()
+    port = free_port()
     text = str(_capture("https://127.0.0.1:%d" % port, {}))
     assert "https://127.0.0.1:%d" % port in text
 

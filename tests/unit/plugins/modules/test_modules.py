@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from modrun import closed_port, run_module
+from labkit import free_port, run_module
 from ansible_collections.kialiops.multicluster.plugins.modules import cluster_info, validate_topology
 
 FAKE_TOKEN = "not-a-real-token-for-module-tests"
@@ -21,25 +21,25 @@ FAKE_TOKEN = "not-a-real-token-for-module-tests"
 run = run_module
 
 
-def test_validate_topology_module(tmp_path):
+def test_validate_topology_module():
     args = {"groups": {"hub": ["hub"], "spoke": ["east"], "external": ["mgmt"]},
             "hostvars": {h: {"kialiops_context": h} for h in ("hub", "east", "mgmt")}}
-    result, dummy_out = run(validate_topology, args, tmp_path)
+    result, dummy_out = run(validate_topology, args)
     assert result["changed"] is False and "failed" not in result
     assert result["topology"] == "external" and result["home"]["name"] == "mgmt"
     assert [r["name"] for r in result["remotes"]] == ["east", "hub"]
 
 
-def test_validate_topology_module_lists_all_problems(tmp_path):
-    result, dummy_out = run(validate_topology, {"groups": {"hub": [], "spoke": ["a", "a_b"]}, "hostvars": {}}, tmp_path)
+def test_validate_topology_module_lists_all_problems():
+    result, dummy_out = run(validate_topology, {"groups": {"hub": [], "spoke": ["a", "a_b"]}, "hostvars": {}})
     assert result["failed"] is True
     assert len(result["problems"]) == 4  # no hub, a_b invalid, two hosts without kubeconfig/context
     assert result["msg"].startswith("the inventory does not describe a valid kialiops topology (4 problems)")
 
 
-def test_cluster_info_unreachable_names_cluster_and_never_prints_the_token(tmp_path):
-    url = "https://127.0.0.1:%d" % closed_port()
-    result, output = run(cluster_info, {"cluster_name": "east", "host": url, "api_key": FAKE_TOKEN}, tmp_path)
+def test_cluster_info_unreachable_names_cluster_and_never_prints_the_token():
+    url = "https://127.0.0.1:%d" % free_port()
+    result, output = run(cluster_info, {"cluster_name": "east", "host": url, "api_key": FAKE_TOKEN})
     assert result["failed"] is True
     assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % url)
     assert result["cluster"] == "east" and result["fix"]
@@ -52,15 +52,15 @@ def test_cluster_info_unreachable_names_cluster_and_never_prints_the_token(tmp_p
     ({"cluster_name": "east", "host": "https://h:6443", "api_key": FAKE_TOKEN, "validate_certs": False},
      "TLS verification is off"),
 ])
-def test_cluster_info_rejects_bad_connections(tmp_path, args, fragment):
-    result, output = run(cluster_info, args, tmp_path)
+def test_cluster_info_rejects_bad_connections(args, fragment):
+    result, output = run(cluster_info, args)
     assert result["failed"] is True and fragment in result["msg"]
     assert FAKE_TOKEN not in output
 
 
-def test_cluster_info_environment_counts_as_naming_the_cluster(tmp_path):
-    url = "https://127.0.0.1:%d" % closed_port()
-    result, output = run(cluster_info, {"cluster_name": "east"}, tmp_path,
+def test_cluster_info_environment_counts_as_naming_the_cluster():
+    url = "https://127.0.0.1:%d" % free_port()
+    result, output = run(cluster_info, {"cluster_name": "east"},
                          env={"K8S_AUTH_HOST": url, "K8S_AUTH_API_KEY": FAKE_TOKEN})
     assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % url)
     assert FAKE_TOKEN not in output

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modrun import closed_port, run_module
+from labkit import free_port, run_module
 from ansible_collections.kialiops.multicluster.plugins.modules import remote_access
 
 REPO = Path(__file__).resolve().parents[4]
@@ -24,12 +24,12 @@ RBAC = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_t
 FAKE_TOKEN = "not-a-real-token-for-remote-access-tests"
 
 
-def run(args, tmp_path):
-    return run_module(remote_access, args, tmp_path)
+def run(args):
+    return run_module(remote_access, args)
 
 
 def base(**over):
-    args = dict(cluster_name="east", host="https://127.0.0.1:%d" % closed_port(), api_key=FAKE_TOKEN,
+    args = dict(cluster_name="east", host="https://127.0.0.1:%d" % free_port(), api_key=FAKE_TOKEN,
                 home_cluster="hub", rbac=copy.deepcopy(RBAC))
     args.update(over)
     return args
@@ -51,20 +51,20 @@ def viewer_with_patch():
     (dict(rbac=None), "state is present but all of the following are missing: rbac"),
     (dict(flavour="helm"), "value of flavour must be one of: chart, operator"),
 ])
-def test_rejected_before_any_cluster_is_contacted(tmp_path, over, fragment):
+def test_rejected_before_any_cluster_is_contacted(over, fragment):
     args = base(**over)
     if args.get("rbac") is None:
         args.pop("rbac")
-    result, output = run(args, tmp_path)
+    result, output = run(args)
     assert result["failed"] is True
     assert fragment in result["msg"], result["msg"]
     assert "cannot connect" not in result["msg"]
     assert FAKE_TOKEN not in output
 
 
-def test_valid_arguments_reach_the_cluster(tmp_path):
+def test_valid_arguments_reach_the_cluster():
     args = base()
-    result, output = run(args, tmp_path)
+    result, output = run(args)
     assert result["failed"] is True
     assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % args["host"])
     assert FAKE_TOKEN not in output

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import pytest
 
-from modrun import closed_port, run_module
+from labkit import free_port, run_module
 from ansible_collections.kialiops.multicluster.plugins.modules import remote_secret
 
 FAKE_TOKEN = "not-a-real-token-for-remote-secret-tests"
 
 
-def run(args, tmp_path):
-    return run_module(remote_secret, args, tmp_path)
+def run(args):
+    return run_module(remote_secret, args)
 
 
 def base(**kw):
-    url = "https://127.0.0.1:%d" % closed_port()
+    url = "https://127.0.0.1:%d" % free_port()
     args = {"cluster_name": "hub", "host": url, "api_key": FAKE_TOKEN,
             "remote": {"cluster_name": "east", "host": url, "api_key": FAKE_TOKEN + "-remote"},
             "service_account": "kiali"}
@@ -57,16 +57,16 @@ def base(**kw):
     (dict(remote={"cluster_name": "East_1", "context": "x"}), "cluster East_1: cluster name 'East_1' is invalid"),
     (dict(remote={"cluster_name": "east"}), "one of the following is required: kubeconfig, context, host"),
 ])
-def test_rejected_before_any_cluster_is_contacted(tmp_path, kw, fragment):
-    result, output = run(base(**kw), tmp_path)
+def test_rejected_before_any_cluster_is_contacted(kw, fragment):
+    result, output = run(base(**kw))
     assert result.get("failed") is True, result
     assert fragment in result["msg"], result["msg"]
     assert "cannot connect" not in result["msg"]
     assert FAKE_TOKEN not in output
 
 
-def test_unreachable_home_is_named(tmp_path):
-    result, output = run(base(), tmp_path)
+def test_unreachable_home_is_named():
+    result, output = run(base())
     assert result["failed"] is True
     assert result["msg"].startswith("cluster hub: cannot connect to the API server")
     assert FAKE_TOKEN not in output

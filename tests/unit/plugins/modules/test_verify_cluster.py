@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from modrun import closed_port, run_module
+from labkit import free_port, run_module
 from ansible_collections.kialiops.multicluster.plugins.modules import verify_cluster
 
 FAKE_TOKEN = "not-a-real-token-for-module-tests"
 
 
 def home(**kw):
-    return dict({"cluster_name": "hub", "host": "https://127.0.0.1:%d" % closed_port(), "api_key": FAKE_TOKEN}, **kw)
+    return dict({"cluster_name": "hub", "host": "https://127.0.0.1:%d" % free_port(), "api_key": FAKE_TOKEN}, **kw)
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -25,14 +25,14 @@ def home(**kw):
     (dict(scope="acm"), "missing: hub"),
     (dict(scope="everything", remotes=[]), "value of scope must be one of: home, remote, acm"),
 ])
-def test_options_are_checked_before_any_request(tmp_path, args, fragment):
-    result, output = run_module(verify_cluster, home(**args), tmp_path)
+def test_options_are_checked_before_any_request(args, fragment):
+    result, output = run_module(verify_cluster, home(**args))
     assert result["failed"] is True and fragment in result["msg"], result["msg"]
     assert FAKE_TOKEN not in output
 
 
-def test_unreachable_home_is_a_failing_row(tmp_path):
-    result, output = run_module(verify_cluster, home(scope="home", remotes=["east"], fail_on_problem=False), tmp_path)
+def test_unreachable_home_is_a_failing_row():
+    result, output = run_module(verify_cluster, home(scope="home", remotes=["east"], fail_on_problem=False))
     assert "failed" not in result and result["changed"] is False
     assert result["summary"] == {"ok": 0, "warn": 0, "fail": 1}
     (row,) = result["rows"]
@@ -41,8 +41,8 @@ def test_unreachable_home_is_a_failing_row(tmp_path):
     assert FAKE_TOKEN not in output
 
 
-def test_fail_on_problem_fails_the_task_naming_cluster_and_fix(tmp_path):
-    result, output = run_module(verify_cluster, home(scope="home", remotes=["east"]), tmp_path)
+def test_fail_on_problem_fails_the_task_naming_cluster_and_fix():
+    result, output = run_module(verify_cluster, home(scope="home", remotes=["east"]))
     assert result["failed"] is True and result["msg"].startswith("cluster hub: reachable: ")
     assert "Fix: " in result["msg"] and len(result["rows"]) == 1
     assert FAKE_TOKEN not in output
