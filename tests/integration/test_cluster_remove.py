@@ -32,12 +32,16 @@ class Mesh:
         self.mode, self.token_mode = secret_mode, token_mode
         client.CoreV1Api(lab.admin(HOME)).create_namespace({"metadata": {"name": self.ns}})
 
-    def inventory(self, spokes=("east", "west"), spare=(), name="inventory.yml", **hostvars):
+    def inventory(self, spokes=("east", "west"), spare=(), name="inventory.yml", hub_too=False, **hostvars):
+        """mgmt as Kiali's home, ``spokes`` as its remotes (and the lab's hub as a third one with ``hub_too``)."""
         inv = load_yaml(self.lab.dir / "inventory.yml")
         ch = inv["all"]["children"]
         hosts = dict(ch["spoke"]["hosts"], **ch["lab_spare"]["hosts"])
+        hub = ch["hub"]["hosts"]["hub-cluster"]
         ch["hub"]["hosts"] = {"mgmt-home": hosts["mgmt"]}
         ch["spoke"]["hosts"] = {s: dict(hosts[s], **hostvars.get(s, {})) for s in spokes}
+        if hub_too:
+            ch["spoke"]["hosts"]["hub-cluster"] = hub
         ch["lab_spare"]["hosts"] = {s: dict(hosts[s], **hostvars.get(s, {})) for s in spare} or None
         inv["all"]["vars"] = {**(inv["all"].get("vars") or {}), "kialiops_kiali_namespace": self.ns, "kialiops_remote_namespace": self.remote_ns,
                               "kialiops_instance_name": self.ns, "kialiops_secret_mode": self.mode,

@@ -7,14 +7,13 @@ import yaml
 from kubernetes import client
 
 from test_cluster_remove import HOME, Mesh, describe, writes
-from test_faults import inventory as three_remotes
 
 REMOTES = ("east", "west", "hub")
 
 
 def inventory(mesh, **extra):
     """mgmt is Kiali's home; east, west and hub are the three remote clusters."""
-    path = three_remotes(mesh, name="plan.yml")
+    path = mesh.inventory(spokes=("east", "west"), name="plan.yml", hub_too=True)
     if extra:
         inv = yaml.safe_load(path.read_text())
         inv["all"]["vars"].update(extra)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import time
 
-import yaml
 from kubernetes import client
 
-from labkit import ansible_playbook, audit, load_yaml, run_lab, stored_kubeconfig, whoami
+from labkit import ansible_playbook, audit, run_lab, stored_kubeconfig, whoami
 from test_cluster_remove import HOME, Mesh, describe, writes
 from test_site import verified
 
@@ -17,12 +16,7 @@ SPOKES = ("hub", "east", "west")
 
 
 def inventory(mesh, name="faults.yml"):
-    path = mesh.inventory(spokes=("east", "west"), name=name)
-    inv = load_yaml(path)
-    lab_inv = load_yaml(mesh.lab.dir / "inventory.yml")["all"]["children"]
-    inv["all"]["children"]["spoke"]["hosts"]["hub-cluster"] = lab_inv["hub"]["hosts"]["hub-cluster"]
-    path.write_text(yaml.safe_dump(inv))
-    return path
+    return mesh.inventory(spokes=("east", "west"), name=name, hub_too=True)
 
 
 def summary_line(stdout, name):
