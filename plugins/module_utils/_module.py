@@ -7,8 +7,8 @@
 
 """One signature for a module's work, and the two ways it runs.
 
-Every module of the collection is ``module_kwargs()`` (its argument spec and constraints, as AnsibleModule takes
-them) plus ``run(module) -> result``. ``run`` reads ``module.params``, ``module.check_mode``, ``module.diff``,
+Every module of the collection is ``argspec()`` (an ArgSpec: its options and the constraints between them) plus
+``run(module) -> result``. ``run`` reads ``module.params``, ``module.check_mode``, ``module.diff``,
 talks to clusters through ``module.home``/``module.remote``/``module.connect()`` (ClusterService), reports with
 ``module.warn()`` and keeps secret material out of every output with ``module.mask()``; it returns the result, or
 raises KialiopsError (``error.details`` joins the failed result). A result with ``failed: true`` fails the task
@@ -128,9 +128,10 @@ class KialiopsModule(AnsibleK8SModule, ClusterAccess):
         return self._module.no_log_values
 
 
-def main_for(module_kwargs, run):
-    """The ``main()`` of every module: validate, run, exit or fail (KialiopsError: the cluster and its fix)."""
-    module = KialiopsModule(supports_check_mode=True, **module_kwargs)
+def main_for(spec, run, **settings):
+    """The ``main()`` of every module: validate ``spec`` (an ArgSpec), run, exit or fail (KialiopsError: the cluster
+    and its fix). ``settings``: AnsibleK8SModule's (``check_k8s=False`` for a module that reads no cluster)."""
+    module = KialiopsModule(supports_check_mode=True, **spec.kwargs(), **settings)
     # Called inside run's `except KialiopsError`, fail_json would take the pending exception's traceback; the
     # message and the fix are in the result, the raw exception chain (response headers and bodies) is not.
     ok, result = outcome(module, run)

@@ -189,10 +189,6 @@ def argspec():
     return spec
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     try:
         result, error = review_stored_credential(module.home, module.params, module.mask)
@@ -206,7 +202,7 @@ def run(module):
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

@@ -187,16 +187,12 @@ def argspec():
     return spec
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     return acm_monitoring(module.home, module.params, want_diff=module.diff, warn=module.warn)
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

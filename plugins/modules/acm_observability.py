@@ -214,10 +214,6 @@ def argspec():
     return spec
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     if not HAS_CRYPTOGRAPHY:
         return dict(failed=True, msg=missing_required_lib("cryptography"))
@@ -226,7 +222,7 @@ def run(module):
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

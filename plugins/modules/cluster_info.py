@@ -161,17 +161,13 @@ def argspec():
                                        crd_fields=dict(type="dict", default={}))
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     return dict(changed=False, **describe_cluster(module.home, module.params["namespaces"],
                                                   module.params["crd_fields"]))
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

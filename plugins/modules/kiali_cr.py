@@ -399,10 +399,6 @@ def argspec():
     return spec
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     module.mask((module.params.get("openid") or {}).get("client_secret"))
     result = kiali_cr(module.home, module.params, want_diff=module.diff)
@@ -416,7 +412,7 @@ def run(module):
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

@@ -290,17 +290,13 @@ def argspec():
     return spec.constrain(required_if=[("state", "present", ("rbac",))])
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     precheck(module.params)  # before any cluster is contacted
     return remote_access(module.home, module.params, want_diff=module.diff, warn=module.warn)
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

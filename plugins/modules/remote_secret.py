@@ -426,16 +426,12 @@ def argspec():
                                        ("token_mode", "exec", ["exec_config"])])
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     return ensure_remote_secret(module)
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

@@ -187,16 +187,12 @@ def argspec():
     return spec
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def run(module):
     return remote_secrets(module)
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

@@ -145,11 +145,6 @@ def argspec():
     return ArgSpec(dict(groups=dict(type="dict", required=True), hostvars=dict(type="dict", default={})))
 
 
-def module_kwargs():
-    # check_k8s/check_pyyaml: this module reads no cluster, it needs neither the kubernetes client nor PyYAML
-    return dict(argspec().kwargs(), check_k8s=False, check_pyyaml=False)
-
-
 def run(module):
     try:
         result = validate_topology(module.params["groups"], module.params["hostvars"])
@@ -159,7 +154,8 @@ def run(module):
 
 
 def main():
-    main_for(module_kwargs(), run)
+    # this module reads no cluster: it needs neither the kubernetes client nor PyYAML
+    main_for(argspec(), run, check_k8s=False, check_pyyaml=False)
 
 
 if __name__ == "__main__":

@@ -328,10 +328,6 @@ def argspec():
                                        ("scope", "acm", ("hub",))])
 
 
-def module_kwargs():
-    return argspec().kwargs()
-
-
 def rows_of(module):
     p = module.params
     module.mask(p.get("openid_id_token"))
@@ -366,7 +362,7 @@ def run(module):
 
 
 def main():
-    main_for(module_kwargs(), run)
+    main_for(argspec(), run)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ anyway, but in a new interpreter that unpacks AnsiballZ and imports the kubernet
 of CPU per task, most of a run's cost). Each module has an action plugin of the same name (``plugins/action/``)
 built on ``InProcessAction``: when the task's connection is local (and nothing asks for a separate process:
 become, async, a task ``environment``, ``kialiops_in_process: false``), it validates the arguments with the module's
-own spec, runs the module's ``run(module)`` in the worker, and returns what the module would have returned (no_log
+own spec (``argspec()``), runs the module's ``run(module)`` in the worker, and returns what the module would have returned (no_log
 values and ``mask()``-ed secrets removed from the whole result, warnings, check mode, diff). Otherwise it runs the
 module as usual. The worker is forked from the controller, which already imported this file (the linear strategy
 loads each task's action class before queuing it), so the kubernetes client is imported once per playbook run.
@@ -44,15 +44,13 @@ except ImportError:
     _forget_kubeconfig_files = None
 
 COLLECTION = "kialiops.multicluster"
-# What AnsibleK8SModule takes besides AnsibleModule's keyword arguments
-_NOT_VALIDATOR_KWARGS = ("supports_check_mode", "check_k8s", "check_pyyaml", "module_class")
 
 
 class ModuleContext(ClusterAccess or object):
     """The ``module`` a module's ``run(module)`` gets in-process: validated parameters, check mode, diff, warnings."""
 
     def __init__(self, name, module_kwargs, args, check_mode, diff):
-        kwargs = {k: v for k, v in module_kwargs.items() if k not in _NOT_VALIDATOR_KWARGS}
+        kwargs = dict(module_kwargs)
         spec = kwargs.pop("argument_spec")
         # A module receives its arguments as JSON: plain str/dict/list, not the controller's tagged types (which,
         # e.g., yaml.safe_dump refuses).
@@ -94,7 +92,7 @@ def run_in_process(name, module, args, check_mode, diff):
 
 
 def _run(name, module, args, check_mode, diff):
-    context = ModuleContext(name, module.module_kwargs(), args, check_mode, diff)
+    context = ModuleContext(name, module.argspec().kwargs(), args, check_mode, diff)
     if context.error:
         ok, result = False, dict(failed=True, msg=context.error)
     else:

@@ -15,6 +15,7 @@ import yaml
 from ansible.module_utils._internal._datatag import AnsibleTagHelper
 from ansible._internal._datatag._tags import Origin
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._argspec import ArgSpec
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
 from ansible_collections.kialiops.multicluster.plugins.plugin_utils._in_process import run_in_process
 
@@ -24,7 +25,7 @@ SECRET = "s3cr3t-token-value"
 def fake_module(run, spec=None, **constraints):
     spec = spec or dict(name=dict(type="str", required=True), token=dict(type="str", no_log=True),
                         count=dict(type="int", default=1))
-    return types.SimpleNamespace(module_kwargs=lambda: dict(argument_spec=spec, **constraints), run=run)
+    return types.SimpleNamespace(argspec=lambda: ArgSpec(spec, **constraints), run=run)
 
 
 def test_valid_arguments_reach_run_converted_and_defaulted():
