@@ -49,13 +49,13 @@ COLLECTION = "kialiops.multicluster"
 class ModuleContext(ClusterAccess or object):
     """The ``module`` a module's ``run(module)`` gets in-process: validated parameters, check mode, diff, warnings."""
 
-    def __init__(self, name, module_kwargs, args, check_mode, diff):
-        kwargs = dict(module_kwargs)
-        spec = kwargs.pop("argument_spec")
+    def __init__(self, name, spec, args, check_mode, diff):
+        kwargs = spec.kwargs()
+        argument_spec = kwargs.pop("argument_spec")
         # A module receives its arguments as JSON: plain str/dict/list, not the controller's tagged types (which,
         # e.g., yaml.safe_dump refuses).
         args = json.loads(json.dumps(dict(args), default=str))
-        validation = ArgumentSpecValidator(spec, **kwargs).validate(args)
+        validation = ArgumentSpecValidator(argument_spec, **kwargs).validate(args)
         self.name = name
         self.params = validation.validated_parameters
         self.no_log_values = set(validation._no_log_values)
@@ -92,12 +92,17 @@ def run_in_process(name, module, args, check_mode, diff):
 
 
 def _run(name, module, args, check_mode, diff):
-    context = ModuleContext(name, module.argspec().kwargs(), args, check_mode, diff)
+    context = ModuleContext(name, module.argspec(), args, check_mode, diff)
+
+    def run(started):
+        started._start_clusters()  # the connection rules and the GitOps renderer, as KialiopsModule does at start
+        return module.run(started)
+
     if context.error:
         ok, result = False, dict(failed=True, msg=context.error)
     else:
         try:
-            ok, result = outcome(context, _started(module.run))
+            ok, result = outcome(context, run)
         except Exception as e:  # pylint: disable=broad-exception-caught
             # a bug: as a module's traceback would be, but with the no_log values removed like the rest
             ok, result = False, dict(msg="%s: %s" % (type(e).__name__, e), exception=traceback.format_exc())
@@ -107,15 +112,6 @@ def _run(name, module, args, check_mode, diff):
     result = remove_values(result, context.no_log_values)
     result["failed"] = not ok
     return result
-
-
-def _started(run):
-    """``run`` after the connection rules (and the GitOps renderer) were set up, as KialiopsModule does at start."""
-    def started(context):
-        if hasattr(context, "_start_clusters"):
-            context._start_clusters()
-        return run(context)
-    return started
 
 
 class InProcessAction(ActionBase):
