@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
 """The ownership verdict every writer asks before it touches a live object."""
+
+from __future__ import annotations
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
     ADOPTED,
