@@ -13,7 +13,9 @@ and ``allow_insecure``. Clients come from kubernetes.core's client layer (``k8s/
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import tempfile
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
@@ -49,6 +51,9 @@ ENV_VARS = {
     "validate_certs": ["K8S_AUTH_VERIFY_SSL", "K8S_AUTH_VALIDATE_CERTS"],
 }
 NAMING_OPTIONS = ("kubeconfig", "context", "host")
+# Where the clients of this process cache API discovery (None: the kubernetes client's default, the temporary
+# directory of the run, which a module's interpreter removes with it): see share_discovery().
+_DISCOVERY_DIR = []
 CONNECTION_CONSTRAINTS = dict(required_one_of=[list(NAMING_OPTIONS)])
 
 
@@ -127,6 +132,30 @@ def _check_transport(cluster, params, configuration, where):
     return insecure
 
 
+def share_discovery(directory):
+    """Let every client built by this process keep its API discovery (server version, API groups, the resource lists
+    it looked up) in ``directory``, one file per server and user, instead of asking the server again for every task.
+
+    The in-process runner calls it once per playbook run with a private directory it removes at the end; the
+    discovery client refreshes its cache by itself when it meets a kind the cache does not know (a CRD installed
+    during the run).
+    """
+    _DISCOVERY_DIR[:] = [directory] if directory else []
+
+
+@contextlib.contextmanager
+def _discovery_cache():
+    """Build a discovery client inside: its cache file goes to the shared directory (see share_discovery())."""
+    if not _DISCOVERY_DIR:
+        yield
+        return
+    saved, tempfile.tempdir = tempfile.tempdir, _DISCOVERY_DIR[0]
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+
+
 def resolve_configuration(params):
     """The kubernetes client configuration of one connection, checked; no request is made.
 
@@ -161,7 +190,8 @@ def build_client(params, check_mode=False):
     """
     configuration, where, insecure = resolve_configuration(params)
     try:
-        client = create_api_client(configuration)
+        with _discovery_cache():
+            client = create_api_client(configuration)
     except Exception as e:
         raise from_api_exception(params["cluster_name"], e, "discover the API", where) from e
     return K8SClient(configuration=configuration, client=client, dry_run=check_mode), where, insecure
@@ -207,7 +237,8 @@ def connect_kubeconfig(cluster, kubeconfig, where, pool_size=None):
         raise KialiopsError(cluster, e.reason, "Store the credential again with an https:// server (api_url of "
                             "remote_secret); a stored credential is never sent over plain http") from e
     try:
-        dynamic = DynamicClient(ApiClient(configuration))
+        with _discovery_cache():
+            dynamic = DynamicClient(ApiClient(configuration))
     except Exception as e:  # discovery failures
         raise from_api_exception(cluster, e, "connect with the stored kubeconfig", where) from e
     return ClusterService(cluster, K8SClient(configuration=configuration, client=dynamic, dry_run=False), where)

@@ -22,9 +22,11 @@ before anything is done with them, and are never returned.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import copy
 import json
+import os
 import tempfile
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._change import CHANGING, action
@@ -190,6 +192,13 @@ def review_token(cluster, configuration, token):
     return dict(username=user.username, groups=list(user.groups or []))
 
 
+def _remove_file(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def stored_configuration(parsed):
     """A kubernetes client Configuration for the server and CA of a parsed stored kubeconfig (no credential)."""
     from kubernetes.client import Configuration
@@ -203,6 +212,8 @@ def stored_configuration(parsed):
         with tempfile.NamedTemporaryFile("w", prefix="kialiops-ca-", suffix=".crt", delete=False) as f:
             f.write(parsed["ca_data"])
         cfg.ssl_ca_cert = f.name
+        # Removed when the interpreter ends (a module's); in-process, the run's private temporary directory goes.
+        atexit.register(_remove_file, f.name)
     if parsed.get("tls_server_name"):
         cfg.tls_server_name = parsed["tls_server_name"]
     return cfg

@@ -121,7 +121,10 @@ class ClusterService:
         return from_api_exception(self.cluster, exc, action, dict(self.where, **target))
 
     def version(self):
-        """``{gitVersion, major, minor}`` from /version."""
+        """``{gitVersion, major, minor}`` from /version (the discovery client read it when it was built)."""
+        known = (getattr(self._dynamic, "version", None) or {}).get("kubernetes")
+        if isinstance(known, dict) and known.get("gitVersion"):
+            return dict(gitVersion=known["gitVersion"], major=known.get("major"), minor=known.get("minor"))
         try:
             info = k8s_api.VersionApi(self._api_client).get_code()
         except API_ERRORS as e:

@@ -19,8 +19,10 @@ loads each task's action class before queuing it), so the kubernetes client is i
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -38,13 +40,16 @@ try:
 except ImportError:  # no kubernetes client on the controller: every task runs as a module
     ClusterAccess = outcome = None
 try:
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import share_discovery
+except ImportError:
+    share_discovery = None
+try:
     # the kubernetes client's record of the files it wrote (removed by our own clean-up instead of at exit)
     from kubernetes.config.kube_config import _cleanup_temp_files as _forget_kubeconfig_files
 except ImportError:
     _forget_kubeconfig_files = None
 
 COLLECTION = "kialiops.multicluster"
-
 
 class ModuleContext(ClusterAccess or object):
     """The ``module`` a module's ``run(module)`` gets in-process: validated parameters, check mode, diff, warnings."""
@@ -72,6 +77,20 @@ class ModuleContext(ClusterAccess or object):
     def warn(self, message):
         self.warnings.append(message)
 
+_RUN_DIR = []
+
+def _share_discovery_for_this_run():
+    """One private directory per playbook run (made in the controller, before it forks a worker) where every task's
+    clients keep their API discovery: the first task asks a cluster for its API, the others read the file."""
+    if share_discovery is None or _RUN_DIR or multiprocessing.current_process().name != "MainProcess":
+        return  # a worker (a class first loaded there) keeps the default: nothing of it would outlive the task
+    directory = tempfile.mkdtemp(prefix="kialiops-discovery-")
+    _RUN_DIR.append(directory)
+    share_discovery(directory)
+    atexit.register(shutil.rmtree, directory, True)  # the controller's exit; a forked worker never runs it
+
+def _import_module(name):
+    return importlib.import_module("ansible_collections.kialiops.multicluster.plugins.modules." + name)
 
 def run_in_process(name, module, args, check_mode, diff):
     """The result of module ``name`` (its python module ``module``) run on ``args`` in this process.
@@ -89,7 +108,6 @@ def run_in_process(name, module, args, check_mode, diff):
         if _forget_kubeconfig_files is not None:
             _forget_kubeconfig_files()
         shutil.rmtree(scratch, ignore_errors=True)
-
 
 def _run(name, module, args, check_mode, diff):
     context = ModuleContext(name, module.argspec(), args, check_mode, diff)
@@ -113,13 +131,25 @@ def _run(name, module, args, check_mode, diff):
     result["failed"] = not ok
     return result
 
-
 class InProcessAction(ActionBase):
     """The action plugin of one kialiops module: in-process when the connection is local, else the module."""
 
     MODULE = None  # the module's short name, set by each plugins/action/<module>.py
     _supports_check_mode = True
     _supports_async = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Import the module (and its module_utils) with the action class, in the controller before it forks the
+        # worker: the collection loader compiles a collection's sources afresh on every import (no bytecode cache),
+        # which each forked worker would otherwise repeat for every task.
+        cls._module = None
+        if outcome is not None:
+            _share_discovery_for_this_run()
+            try:
+                cls._module = _import_module(cls.MODULE)
+            except ImportError:  # the task then reports it where it runs
+                cls._module = None
 
     def _in_process(self, task_vars):
         if outcome is None or self._task.async_val or self._play_context.become:
@@ -140,7 +170,7 @@ class InProcessAction(ActionBase):
             result.update(self._execute_module(module_name=fqcn, module_args=dict(self._task.args),
                                                task_vars=task_vars, wrap_async=self._task.async_val))
             return result
-        module = importlib.import_module("ansible_collections.kialiops.multicluster.plugins.modules." + self.MODULE)
+        module = self._module or _import_module(self.MODULE)
         result.update(run_in_process(fqcn, module, self._task.args, bool(self._task.check_mode),
                                      bool(self._task.diff)))
         if self._task.no_log:
