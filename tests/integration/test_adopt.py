@@ -20,7 +20,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from labkit import REPO, kubeconfig_client, stored_kubeconfig, whoami
+from labkit import REPO, kubeconfig_client, run_module, stored_kubeconfig, whoami
 from test_cluster_remove import HOME, Mesh, describe, writes
 
 REMOTES = ("east", "west")
@@ -136,6 +136,17 @@ def test_without_adopt_the_plan_refuses_and_nothing_is_written(lab, scripted):
     for c in REMOTES:
         assert whoami(kubeconfig_client(stored_kubeconfig(lab, mesh.ns, c, home=HOME))).endswith(":" + mesh.ns)
 
+    # --check with kialiops_adopt: the preview names what would be adopted and removed, nothing is persisted
+    marks = lab.marks()
+    r = mesh.run("site.yml", None, "--check", "-e", "kialiops_adopt=true")
+    assert r.returncode == 0, r.stdout[-6000:]
+    summary = r.stdout.split("PLAY [Summary]")[1]
+    for c in REMOTES:
+        assert "%s would be adopted: ServiceAccount %s/%s" % (c, mesh.remote_ns, mesh.ns) in summary, summary
+        assert "%s would have removed: ConfigMap %s/%s" % (c, mesh.remote_ns, mesh.ns) in summary, summary
+    for c in lab.clusters:
+        assert writes(lab, marks, c) == [], (c, describe(writes(lab, marks, c)))
+
 
 def test_adopt_ends_with_kialiops_objects_only_and_a_working_credential(lab, scripted):
     mesh, tokens = scripted
@@ -183,3 +194,27 @@ def test_adopt_ends_with_kialiops_objects_only_and_a_working_credential(lab, scr
     assert r.returncode == 0, r.stdout[-4000:]
     for c in lab.clusters:
         assert writes(lab, marks, c) == [], (c, describe(writes(lab, marks, c)))
+
+
+def test_the_script_run_over_kialiops_objects_is_taken_back_with_adopt(lab, scripted):
+    """kubectl apply of the script over kialiops' ClusterRole takes its rules (another Kiali version's): kialiops'
+    next apply of them is a 409 field conflict; with adopt the role is taken back, kialiops' manager alone. (Runs
+    after the adoption above: the objects are kialiops' here.)"""
+    mesh, tokens = scripted
+    i, c = mesh.ns, "east"
+    rbac_api = client.RbacAuthorizationV1Api(lab.admin(c))
+    newer = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.30.yml").read_text())["remote_prepare_rbac"]
+    rbac_api.patch_cluster_role(i + "-viewer", {"metadata": {"labels": chart_labels(i)}, "rules": newer["viewer"]},
+                                field_manager=KUBECTL)
+    rbac = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.28.yml").read_text())["remote_prepare_rbac"]
+    args = dict(cluster_name=c, kubeconfig=lab.kubeconfig(c), home_cluster=HOME, namespace=mesh.remote_ns,
+                instance_name=i, auth_strategy="anonymous", rbac=rbac)
+    result, out = run_module("remote_access", args)
+    assert result.get("failed") and "409" in result["msg"] and KUBECTL in result["msg"], out[-3000:]
+    result, out = run_module("remote_access", dict(args, adopt=True))
+    assert not result.get("failed"), out[-3000:]
+    assert result["adopted"] == [dict(kind="ClusterRole", name=i + "-viewer", namespace=None)], result["objects"]
+    role = rbac_api.read_cluster_role(i + "-viewer")
+    assert managers(role) == ["kialiops"] and "helm.sh/chart" not in role.metadata.labels, managers(role)
+    result, out = run_module("remote_access", dict(args, adopt=True))
+    assert not result["changed"], result["objects"]
