@@ -316,7 +316,6 @@ class LegacyTokenSecrets:
             removed.append(name)
         return removed
 
-
     def installer_made(self, live):
         """With adopt: whether ``live`` is the prepare script's token Secret of Kiali's service account."""
         p = self.params

@@ -49,10 +49,9 @@ def script_remote(lab, mesh, cluster):
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     i, ns = mesh.ns, mesh.remote_ns
     core.create_namespace({"metadata": {"name": ns}}, field_manager="kubectl-create")
-    core.create_namespaced_service_account(ns, applied({
-        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": i, "namespace": ns,
-                                                                   "labels": chart_labels(i)}}),
-        field_manager=KUBECTL)
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": i, "namespace": ns, "labels": chart_labels(i)}}
+    core.create_namespaced_service_account(ns, applied(account), field_manager=KUBECTL)
     # the chart of a later Kiali than kialiops is set to (v2.30 rules, udproutes): kialiops must force its own
     rules = yaml.safe_load((REPO / "roles/remote_prepare/vars/rbac/v2.30.yml").read_text())["remote_prepare_rbac"]
     rbac.create_cluster_role(applied({
