@@ -22,9 +22,11 @@ from __future__ import annotations
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import describe_object
 
 CREATED, UPDATED, UNCHANGED, DELETED, REPLACED = "created", "updated", "unchanged", "deleted", "replaced"
+# An object another installer made, taken over (kialiops_adopt): labelled ours, under kialiops' field manager.
+ADOPTED = "adopted"
 # Actions that changed (or in check mode would change) an object. Others a module may report: ``kept`` (someone
 # else's object, left alone), ``create``/``update`` (validate_only: what a run would send, nothing was asked).
-CHANGING = frozenset({CREATED, UPDATED, DELETED, REPLACED})
+CHANGING = frozenset({CREATED, UPDATED, DELETED, REPLACED, ADOPTED})
 
 
 def action(before, after):
@@ -54,7 +56,7 @@ class Change:
 
     def record(self, obj, before, after, cluster=None, done=None):
         """An object written (or deleted): ``before``/``after`` normalised, None when absent. ``done`` names the
-        action when the rule cannot see it (``replaced``). Returns the action."""
+        action when the rule cannot see it (``replaced``, ``adopted``). Returns the action."""
         key = label(obj, cluster)
         entry = self._entries.get(key)
         if entry is None:

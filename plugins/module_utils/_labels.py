@@ -16,6 +16,10 @@ HOME_KEY = "kialiops.io/home"
 INSTANCE_KEY = "app.kubernetes.io/instance"
 # Kiali's own labels on its remote-cluster objects (chart and operator), so Kiali tooling recognises ours.
 KIALI_LABELS = {"app": "kiali", "app.kubernetes.io/name": "kiali", "app.kubernetes.io/part-of": "kiali"}
+# The markers of a per-cluster remote secret on Kiali's home (the operator autodetects by the label and names the
+# volume after the annotation; _secret_store.py says more).
+MULTI_CLUSTER_LABEL = "kiali.io/multiCluster"
+CLUSTER_ANNOTATION = "kiali.io/cluster"
 
 
 def owned_labels(home):

@@ -16,9 +16,18 @@ deleted, so switching role, flavour or instance name leaves nothing behind.
 
 from __future__ import annotations
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._change import REPLACED, Change
+from ansible_collections.kialiops.multicluster.plugins.module_utils._change import ADOPTED, REPLACED, Change
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError, KialiopsError, where_text
-from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import home_selector, is_owned
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import INSTANCE_KEY, home_selector, is_owned
+from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
+    ADOPTED as ADOPT,
+    CHART_MAKER,
+    FOREIGN,
+    Ownership,
+    installer_marks,
+    maker,
+    remote_only_config,
+)
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import (
     OAUTH_API_VERSION,
     RBAC_API,
@@ -90,6 +99,7 @@ class RemoteAccess:
         self.warn = warn or (lambda msg: None)
         self.cluster = service.cluster
         self.home = params["home_cluster"]
+        self.ownership = Ownership(self.home, adopt=params.get("adopt"))
         self.change = Change()
 
     def fail(self, reason, fix, **kwargs):
@@ -185,40 +195,40 @@ class RemoteAccess:
         params["manage_namespace"] = live_ns is None or is_owned(live_ns, self.home)
         desired = desired_objects(params)
 
-        plan, conflicts = [], []
+        plan, conflicts, lives = [], [], {}
         for obj in desired:
             live = live_ns if obj["kind"] == "Namespace" else self.service.get(
                 obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
-            if live is not None and not is_owned(live, self.home):
-                conflicts.append(obj)
+            lives[_key(obj)] = live
+            verdict = self.ownership.verdict(live)
+            if live is not None and verdict == FOREIGN:
+                conflicts.append((obj, live))
             elif live is not None and _deleting(live):
                 self.fail("%s is being deleted" % _describe(obj), "Wait until it is gone, then re-run")
             if live is None:
                 op = "create"
-            elif contains(live, obj):
-                op = "unchanged"
             elif obj["kind"] == "ClusterRoleBinding" and live.get("roleRef") != obj["roleRef"]:
                 op = "replace"  # roleRef is immutable
+            elif verdict == ADOPT:
+                op = "adopt"
+            elif contains(live, obj):
+                op = "unchanged"
             else:
                 op = "update"
             plan.append((obj, op, live))
         if conflicts:
-            self.fail(
-                "%s already exist%s and %s not labelled %s (another installation of Kiali, the prepare script, or "
-                "another home's kialiops)" % (", ".join(_describe(o) for o in conflicts),
-                                              "s" if len(conflicts) == 1 else "",
-                                              "is" if len(conflicts) == 1 else "are", home_selector(self.home)),
-                "kialiops never takes over objects it did not create: choose another instance_name, or delete "
-                "them (or label them %s to adopt them) and re-run. Nothing was written" % home_selector(self.home))
+            self.refuse(conflicts)
 
         wanted_keys = {_key(obj) for obj in desired}
         prune = [obj for obj in self.owned() if _key(obj) not in wanted_keys]
+        if self.ownership.adopt:
+            prune += self.installer_leftovers(wanted_keys)
 
         writes = []
         for obj, op, live in plan:
             group, resource = RESOURCES[(obj["apiVersion"], obj["kind"])]
             ns = obj["metadata"].get("namespace")
-            verbs = {"create": ("create", "patch"), "update": ("patch",),
+            verbs = {"create": ("create", "patch"), "update": ("patch",), "adopt": ("patch",),
                      "replace": ("delete", "create", "patch")}.get(op, ())
             writes += [(verb, group, resource, ns) for verb in verbs]
         for obj in prune:
@@ -229,11 +239,51 @@ class RemoteAccess:
         for obj, op, live in plan:
             if op == "replace":
                 self.change.record(obj, *self.service.replace(obj), done=REPLACED)
+            elif op == "adopt":
+                live = lives[_key(obj)]
+                labels, annotations = installer_marks(live, obj)
+                self.change.record(obj, *self.service.adopt(obj, live, labels, annotations), done=ADOPTED)
             else:
                 self.change.record(obj, *self.service.ensure(obj, live=live))
         for obj in prune:
             self._delete(obj)
         return self.result(present=True)
+
+    def refuse(self, conflicts):
+        """Fail naming the objects of the same names kialiops did not make (``[(desired, live)]``): those a known
+        installer made can be adopted (``adopt``), the others only deleted or renamed."""
+        described = ", ".join(_describe(o) for o, live in conflicts)
+        makers = sorted({maker(live) or "" for o, live in conflicts})
+        if "" not in makers and not self.ownership.adopt:
+            fix = ("They were made by the %s (the prepare script kiali-prepare-remote-cluster.sh renders it): set "
+                   "kialiops_adopt: true (remote_prepare_adopt, the module's adopt) to have kialiops take them over, "
+                   "or delete them and re-run. Nothing was written" % ", ".join(makers))
+        else:
+            fix = ("kialiops takes over only what the kiali-server chart or the prepare script made (kialiops_adopt): "
+                   "choose another instance_name, or delete them (or label them %s) and re-run. Nothing was "
+                   "written" % home_selector(self.home))
+        self.fail("%s already exist%s and %s not labelled %s (another installation of Kiali, the prepare script, or "
+                  "another home's kialiops)" % (described, "s" if len(conflicts) == 1 else "",
+                                                "is" if len(conflicts) == 1 else "are", home_selector(self.home)),
+                  fix)
+
+    def installer_leftovers(self, wanted_keys):
+        """With ``adopt``: what the kiali-server chart (the prepare script) made for this instance that Kiali does
+        not need here: its ClusterRoles and ClusterRoleBindings not wanted (the write role of a view-only
+        Kiali, or the other way round) and the remote-only ConfigMap ``<instance>`` (remote_only_config())."""
+        p = self.params
+        found = []
+        selector = "%s=%s" % (INSTANCE_KEY, p["instance_name"])
+        for kind in ("ClusterRoleBinding", "ClusterRole"):
+            for obj in self.service.list(RBAC_API + "/v1", kind, label_selector=selector):
+                obj.update(apiVersion=RBAC_API + "/v1", kind=kind)
+                if maker(obj) == CHART_MAKER and _key(obj) not in wanted_keys and not _deleting(obj):
+                    found.append(obj)
+        config = self.service.get("v1", "ConfigMap", p["instance_name"], p["namespace"])
+        if config is not None and remote_only_config(config):
+            config.update(apiVersion="v1", kind="ConfigMap")
+            found.append(config)
+        return found
 
     def _delete(self, obj):
         meta = obj["metadata"]
@@ -296,7 +346,9 @@ class RemoteAccess:
             kind = role_kind(p["view_only"], p["auth_strategy"])
             n = names(p["instance_name"], p["namespace"], p["flavour"], kind)
             out.update(service_account=dict(name=n["service_account"], namespace=p["namespace"]), role=n["role"],
-                       role_kind=kind, rbac_version=p["rbac"]["version"])
+                       role_kind=kind, rbac_version=p["rbac"]["version"],
+                       adopted=[dict(kind=o["kind"], name=o["name"], namespace=o["namespace"]) for o in objects
+                                if o["action"] == ADOPTED])
         if self.want_diff:
             out["diff"] = self.change.diff()
         return out

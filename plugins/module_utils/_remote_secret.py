@@ -40,6 +40,11 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._labels impo
     owned_labels,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import validate_cluster_name
+from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
+    ADOPTED,
+    SCRIPT_TOKEN_MAKER,
+    maker,
+)
 from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_store import (
     PER_CLUSTER,
     SINGLE,
@@ -145,7 +150,7 @@ def check_options(params, cluster, label_home, form):
     return exec_config
 
 
-def check_permissions(home, remote, params, cluster, removing_other):
+def check_permissions(home, remote, params, cluster, removing_other, removing_tokens=False):
     """Every permission a present run needs, on both clusters (SelfSubjectAccessReviews); all denials in one
     error, before anything is minted or written."""
     p, mode = params, params.get("token_mode")
@@ -164,6 +169,8 @@ def check_permissions(home, remote, params, cluster, removing_other):
                           ("patch", "", "secrets", None, sa_ns, None)]
         if p["force_rotate"]:
             remote_checks.append(("delete", "", "secrets", None, sa_ns, None))
+    if removing_tokens:
+        remote_checks.append(("delete", "", "secrets", None, sa_ns, None))
     remote_denials = access_denials(remote, remote_checks)
     if home_denials or remote_denials:
         clusters = [c for c, d in ((home.cluster, home_denials), (cluster, remote_denials)) if d]
@@ -286,6 +293,8 @@ class LegacyTokenSecrets:
         p = self.params
         sa_ns = p["service_account_namespace"]
         allowed = set(legacy_secret_names(p["service_account"]))
+        if p.get("adopt"):
+            allowed.add(p["service_account"])  # the prepare script's token Secret (installer_made() checks it)
         removed = []
         for name in names:
             if name not in allowed:
@@ -295,7 +304,7 @@ class LegacyTokenSecrets:
             live = self.read(name)
             if live is None:
                 continue
-            if not is_owned(live, self.label_home):
+            if not is_owned(live, self.label_home) and not self.installer_made(live):
                 self.warn("cluster %s: %s was not created by kialiops for home %s; left alone" % (
                     self.remote.cluster, describe_object("Secret", name, sa_ns), self.label_home))
                 continue
@@ -306,6 +315,14 @@ class LegacyTokenSecrets:
             self._record(live, before, None)
             removed.append(name)
         return removed
+
+    def installer_made(self, live):
+        """With adopt: whether ``live`` is the prepare script's token Secret of Kiali's service account."""
+        p = self.params
+        if not p.get("adopt"):
+            return False
+        account = self.remote.get("v1", "ServiceAccount", p["service_account"], p["service_account_namespace"])
+        return maker(live, account=account) == SCRIPT_TOKEN_MAKER
 
 
 class RemoteCredential:
@@ -325,7 +342,7 @@ class RemoteCredential:
         self.exec_config = check_options(p, self.cluster, self.label_home, self.form)
         self.changes = Changes()
         self.secrets = ClusterSecrets(module.home, p["namespace"], self.cluster, self.label_home, self.changes,
-                                      module.warn)
+                                      module.warn, adopt=p.get("adopt"))
         self.sa = None
         self.sa_pending = False
 
@@ -362,6 +379,19 @@ class RemoteCredential:
                 "Nothing was written" % self.cluster,
                 describe_object("ServiceAccount", p["service_account"], p["service_account_namespace"]))
 
+    def installer_tokens(self):
+        """With adopt: the prepare script's long-lived token Secret of Kiali's service account (it names it after
+        the service account: kiali-prepare-remote-cluster.sh d733a096), superseded once kialiops' credential is
+        stored. Never revoked before Kiali was told (legacy_cleanup=defer) nor while it is the stored token."""
+        p = self.params
+        if not p.get("adopt") or self.mode == "exec" or self.sa is None or self.sa_pending:
+            return []
+        live = self.module.remote.get("v1", "Secret", p["service_account"], p["service_account_namespace"])
+        if live is None or maker(live, account=self.sa) != SCRIPT_TOKEN_MAKER:
+            return []
+        secret_token(live, self.module.mask)  # never shown, but masked like every token kialiops reads
+        return [p["service_account"]]
+
     def present(self):
         p = self.params
         module = self.module
@@ -372,7 +402,11 @@ class RemoteCredential:
         check_stored_server(self.cluster, p.get("api_url") or module.remote.server, bool(p.get("api_url")))
         self.read_service_account()
         secrets.check_ownership(self.form)
-        check_permissions(module.home, module.remote, p, self.cluster, removing_other=secrets.holds(self.other))
+        installer_tokens = self.installer_tokens()
+        adopted = [secrets.live[f]["metadata"]["name"] for f in (self.form, self.other)
+                   if secrets.live[f] is not None and secrets.ownership.verdict(secrets.live[f]) == ADOPTED]
+        check_permissions(module.home, module.remote, p, self.cluster, removing_other=secrets.holds(self.other),
+                          removing_tokens=bool(installer_tokens))
         server, ca_pem, ca_src, insecure = resolve_target(module.remote, p, self.cluster, module.warn)
         stored = self.stored()
         want = dict(mode=self.mode, server=server, ca_data=ca_pem, tls_server_name=p.get("tls_server_name"),
@@ -423,15 +457,16 @@ class RemoteCredential:
         secrets.write(self.form, encoded, token_annotations(self.form, self.cluster, values))
         secrets.remove(self.other)
         real_token = token if token != PLACEHOLDER_TOKEN else None
-        superseded = list(legacy.superseded) if legacy is not None else []
+        superseded = (list(legacy.superseded) if legacy is not None else []) + installer_tokens
         if superseded and p.get("legacy_cleanup", "now") == "now":
             # Only now that the new credential is stored (check mode: would be).
-            legacy.remove_superseded(superseded, real_token)
+            (legacy or self.legacy_tokens()).remove_superseded(superseded, real_token)
             superseded = []
         return dict(
             changed=self.changes.changed or minted or would_mint,
             stored_digest=secrets.digest_after(self.form, encoded),
             superseded_token_secrets=superseded,
+            adopted=adopted,
             secret=self.secret(),
             secret_mode=self.form,
             server=server,

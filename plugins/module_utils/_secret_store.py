@@ -40,10 +40,22 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     describe_object,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import parse_kubeconfig
-from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import is_owned, owned_labels
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import (  # noqa: F401 (re-exported)
+    CLUSTER_ANNOTATION,
+    MULTI_CLUSTER_LABEL,
+    is_owned,
+    owned_labels,
+)
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import (
     REMOTE_SECRET_PREFIX,
     remote_secret_name,
+)
+from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
+    ADOPTED,
+    FOREIGN,
+    Ownership,
+    installer_marks,
+    maker,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
 from ansible_collections.kialiops.multicluster.plugins.module_utils._token import access_denials, claims_or_none
@@ -57,13 +69,11 @@ SINGLE_NAME = "kiali-multi-cluster-secret"
 # (kiali-operator v2.28.0 roles/default/kiali-deploy/tasks/main.yml lists the Secrets of Kiali's namespace with it
 # and skips kiali-multi-cluster-secret; the Kiali CR reference, kialis.kiali.io, gives the default). The key goes on
 # the Secret with the value "true"; the selector (key=value) goes into the Kiali CR and into list requests.
-MULTI_CLUSTER_LABEL = "kiali.io/multiCluster"
 MULTI_CLUSTER_SELECTOR = MULTI_CLUSTER_LABEL + "=true"
 # On kiali-multi-cluster-secret: the operator restarts Kiali when a Secret with this label changes
 # (kiali-operator playbooks/kiali-multi-cluster-secret-detected.yml).
 SINGLE_LABEL = "kiali.io/kiali-multi-cluster-secret"
-# The operator names a per-cluster secret's volume after this annotation (else after the Secret).
-CLUSTER_ANNOTATION = "kiali.io/cluster"
+# The operator names a per-cluster secret's volume after CLUSTER_ANNOTATION (else after the Secret).
 TOKEN_ANNOTATION = "kialiops.io/token-"
 TOKEN_FIELDS = ("mode", "issued", "expires", "ttl")
 # Annotation names are at most 63 characters: "token-expires." leaves 49 for the cluster name.
@@ -320,13 +330,14 @@ class ClusterSecrets:
     ``kiali-multi-cluster-secret``. read() reads both; stored(), write() and remove() work per form. Every write is
     recorded in ``changes``; kialiops writes and removes only what it stored for ``label_home``."""
 
-    def __init__(self, home, namespace, cluster, label_home, changes, warn):
+    def __init__(self, home, namespace, cluster, label_home, changes, warn, adopt=False):
         self.home = home
         self.namespace = namespace
         self.cluster = cluster
         self.label_home = label_home
         self.changes = changes
         self.warn = warn
+        self.ownership = Ownership(label_home, adopt=adopt)
         self.live = {PER_CLUSTER: None, SINGLE: None}
 
     def read(self):
@@ -380,16 +391,19 @@ class ClusterSecrets:
         """Fail before writing when a Secret this run would write (form ``form``) or remove is not ours."""
         for other in FORMS:
             live = self.live[other]
-            if live is None or is_owned(live, self.label_home):
+            if live is None or self.ownership.verdict(live) != FOREIGN:
                 continue
             if other == form or self.holds(other):
+                made_by = maker(live)
                 raise KialiopsError(
                     self.home.cluster, "it exists but was not created by kialiops for home %s (labels "
-                    "app.kubernetes.io/managed-by=kialiops, kialiops.io/home=%s missing)" % (
-                        self.label_home, self.label_home),
-                    "kialiops writes and removes only its own objects: delete it if it was made by "
-                    "kiali-prepare-remote-cluster.sh or by hand (Kiali must not find cluster %s in two secrets), then "
-                    "re-run" % self.cluster,
+                    "app.kubernetes.io/managed-by=kialiops, kialiops.io/home=%s missing)%s" % (
+                        self.label_home, self.label_home, "; it was made by the %s" % made_by if made_by else ""),
+                    ("set kialiops_adopt: true (the module's adopt) to have kialiops take it over and store its own "
+                     "credential in it, or delete it and re-run" if made_by and not self.ownership.adopt else
+                     "kialiops writes and removes only its own objects: delete it if it was made by "
+                     "kiali-prepare-remote-cluster.sh or by hand (Kiali must not find cluster %s in two secrets), "
+                     "then re-run" % self.cluster),
                     describe_object("Secret", live["metadata"]["name"], self.namespace))
 
     def check_removal(self):
@@ -432,7 +446,11 @@ class ClusterSecrets:
             obj = per_cluster_secret(self.namespace, self.cluster, self.label_home, encoded, annotations)
             stale = stale_annotations(live, PER_CLUSTER, self.cluster, obj["metadata"]["annotations"])
             self.home.render(obj)
-            if live is None or not contains(live, obj) or stale:
+            if live is not None and self.ownership.verdict(live) == ADOPTED:
+                labels, notes = installer_marks(live, obj)
+                before, after = self.home.adopt(obj, live, labels, notes)
+                self._record(obj, before, after)
+            elif live is None or not contains(live, obj) or stale:
                 before, after = self.apply(obj)
                 self._record(obj, before, after)
             return
@@ -453,7 +471,7 @@ class ClusterSecrets:
         if live is None or not self.holds(form):
             return False
         name = live["metadata"]["name"]
-        if not is_owned(live, self.label_home):
+        if not is_owned(live, self.label_home) and self.ownership.verdict(live) != ADOPTED:
             self.warn("cluster %s: %s holds cluster %s but was not created by kialiops for home %s; left alone" % (
                 self.home.cluster, describe_object("Secret", name, self.namespace), self.cluster, self.label_home))
             return False

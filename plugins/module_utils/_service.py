@@ -242,6 +242,42 @@ class ClusterService:
             self._dry_run_namespaces.add(name)
         return normalise(before), normalise(after)
 
+    def adopt(self, obj, live, drop_labels=(), drop_annotations=(), field_manager=FIELD_MANAGER):
+        """Take over ``live`` (made by another installer; the caller decided so, _ownership.py) as ``obj``: the one
+        place kialiops forces an apply. Two requests: a server-side apply with ``force_conflicts`` (the fields
+        another manager set to other values become ours), then a JSON patch that keeps only ``field_manager``'s
+        entries in ``managedFields`` (so no other manager co-owns a field kialiops will change later: that would
+        be a 409 at the next Kiali upgrade) and removes the installer's ``drop_labels`` and ``drop_annotations``.
+        The patch is locked to the version the apply returned. In check mode the apply is a dry-run and the
+        patch is predicted, not sent. Returns ``(before, after)`` normalised."""
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        namespace = self._scope(resource, obj["kind"], meta.get("namespace"))
+        params = dict(body=obj, name=meta["name"], namespace=namespace, field_manager=field_manager,
+                      force_conflicts=True, query_params=[STRICT])
+        self.render(obj)
+        answer = self._server_side_apply(resource, obj, self._dry_run(params))
+        answer_meta = answer.get("metadata") or {}
+        ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": answer_meta.get("resourceVersion")}]
+        for field, keys in (("labels", drop_labels), ("annotations", drop_annotations)):
+            present = answer_meta.get(field) or {}
+            ops += [{"op": "remove", "path": "/metadata/%s/%s" % (field, _pointer(k))} for k in keys if k in present]
+        kept = [e for e in answer_meta.get("managedFields") or [] if e.get("manager") == field_manager]
+        if kept and len(kept) < len(answer_meta.get("managedFields") or []):
+            ops.append({"op": "replace", "path": "/metadata/managedFields", "value": kept})
+        if len(ops) == 1:
+            return normalise(live), normalise(answer)
+        if self.check_mode:
+            predicted = normalise(answer)
+            for field, keys in (("labels", drop_labels), ("annotations", drop_annotations)):
+                values = (predicted.get("metadata") or {}).get(field)
+                for key in keys if isinstance(values, dict) else ():
+                    values.pop(key, None)
+            return normalise(live), predicted
+        after = self.json_patch(obj["apiVersion"], obj["kind"], meta["name"], namespace, ops,
+                                "take it over (keep only the field manager %s)" % field_manager)
+        return normalise(live), after
+
     def _server_side_apply(self, resource, obj, params, unknown_fix=None):
         meta = obj["metadata"]
         target = dict(kind=obj["kind"], api_version=obj["apiVersion"], name=meta["name"],
@@ -435,6 +471,11 @@ class ClusterService:
         if user is None:
             return None
         return dict(username=user.username, groups=list(user.groups or []))
+
+
+def _pointer(key):
+    """``key`` as one JSON pointer token (RFC 6901: ``~`` and ``/`` escaped)."""
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def contains(live, desired):

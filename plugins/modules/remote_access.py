@@ -28,7 +28,7 @@ description:
     (ServiceAccounts, ClusterRoles, ClusterRoleBindings, OAuthClients) is deleted, so switching between view-only
     and full access, between flavours or renaming the instance leaves nothing behind. Secrets are never pruned.
   - An object of the same name that exists without those labels (or for another home) is never taken over; the
-    module fails, naming it, before it writes anything.
+    module fails, naming it, before it writes anything. The one exception is O(adopt).
   - Before writing, the module asks the API server (C(SelfSubjectAccessReview)) for every verb it is about to use
     and fails listing all denials if any is missing. A second run with the same arguments sends no write request.
   - The module's connection (O(cluster_name), O(kubeconfig), O(context), ...) is the B(remote) cluster.
@@ -90,6 +90,22 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  adopt:
+    description:
+      - Take over the objects of the same names that the Kiali Helm chart C(kiali-server) made, which is how
+        C(kiali-prepare-remote-cluster.sh) makes them (labels C(helm.sh/chart=kiali-server-*) and
+        C(app.kubernetes.io/instance), no C(app.kubernetes.io/managed-by=kialiops)), and objects of ours the script
+        was run over since. Each is server-side applied with C(force_conflicts) (only these objects), then left
+        with the field manager C(kialiops) alone and without the chart's C(helm.sh/chart), C(version),
+        C(app.kubernetes.io/version) labels and the C(kubectl.kubernetes.io/last-applied-configuration) and
+        C(meta.helm.sh/release-*) annotations; it is reported with the action V(adopted).
+      - Also deletes what the chart made for this O(instance_name) that Kiali does not need here (reported in
+        RV(pruned)) - its ClusterRoles and ClusterRoleBindings of the role not used (the write role of a view-only
+        Kiali) and the ConfigMap C(<instance_name>) whose C(config.yaml) says
+        C(deployment.remote_cluster_resources_only=true) (a running Kiali's ConfigMap never does).
+      - Objects that no known installer made are still refused. Never the default.
+    type: bool
+    default: false
   keep_namespaces:
     description:
       - With O(state=absent), keep the namespaces kialiops created (for example when the Kiali operator takes over
@@ -156,6 +172,14 @@ EXAMPLES = r"""
     impersonation: true
     rbac: "{{ remote_prepare_rbac }}"
 
+- name: Take over what kiali-prepare-remote-cluster.sh made on east (same names, the chart's labels)
+  kialiops.multicluster.remote_access:
+    cluster_name: east
+    context: east-admin
+    home_cluster: hub
+    rbac: "{{ remote_prepare_rbac }}"
+    adopt: true
+
 - name: Remove everything kialiops created on east for the hub's Kiali
   kialiops.multicluster.remote_access:
     cluster_name: east
@@ -213,6 +237,7 @@ objects:
     - Every object the module handled, in order, with what happened to it (or would have, in check mode).
     - V(replaced) is a ClusterRoleBinding deleted and created again because its role changed (C(roleRef) cannot
       be updated).
+    - V(adopted) is an object another installer made, taken over (O(adopt)).
   returned: success
   type: list
   elements: dict
@@ -232,8 +257,24 @@ objects:
     action:
       description: What happened to it.
       type: str
-      choices: [created, updated, replaced, unchanged, deleted]
+      choices: [created, updated, replaced, adopted, unchanged, deleted]
       sample: created
+adopted:
+  description: The objects taken over (O(adopt)); empty otherwise.
+  returned: state=present
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Kind of the object.
+      type: str
+    name:
+      description: Its name.
+      type: str
+    namespace:
+      description: Its namespace, V(null) for cluster-scoped objects.
+      type: str
+  sample: [{kind: ServiceAccount, name: kiali, namespace: istio-system}]
 pruned:
   description: The objects deleted because they are labelled for O(home_cluster) but no longer wanted (all of them
     with O(state=absent)).
@@ -286,6 +327,7 @@ def argspec():
         keep_namespaces=dict(type="bool", default=False),
         include_metrics=dict(type="bool", default=False),
         remove_scope=dict(type="str", choices=["everything", "rbac"], default="everything"),
+        adopt=dict(type="bool", default=False),
     )
     return spec.constrain(required_if=[("state", "present", ("rbac",))])
 

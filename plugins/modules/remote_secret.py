@@ -155,7 +155,8 @@ options:
     default: per_cluster
   legacy_cleanup:
     description:
-      - In V(legacy) mode, when to delete the superseded token Secret (deleting it revokes its token).
+      - In V(legacy) mode (and with O(adopt), for the prepare script's token Secret), when to delete the superseded
+        token Secret (deleting it revokes its token).
       - V(now) deletes it in this call, after the new credential is stored.
       - V(defer) keeps it and returns its name in RV(superseded_token_secrets), for a later call with
         O(state=superseded_absent) once Kiali was told (the Kiali CR's credentials digest updated). A running Kiali
@@ -164,6 +165,20 @@ options:
     type: str
     choices: [now, defer]
     default: now
+  adopt:
+    description:
+      - Take over C(kiali-remote-cluster-secret-<cluster>) on the home when C(kiali-prepare-remote-cluster.sh) made it
+        (label C(kiali.io/multiCluster=true), annotation C(kiali.io/cluster=<cluster>), no kialiops labels); it is
+        server-side applied with C(force_conflicts), then left with the field manager C(kialiops) alone and without
+        the C(kubectl.kubernetes.io/last-applied-configuration) annotation (which holds the script's token in clear),
+        and it holds kialiops' credential from then on (RV(adopted)).
+      - The script's long-lived token Secret on the remote (named after O(service_account), of type
+        C(kubernetes.io/service-account-token), annotated for that service account, which a known installer made or
+        kialiops adopted) is then superseded like a rotated legacy token Secret (see O(legacy_cleanup)), deleted
+        only once Kiali was told, never while its token is the stored one.
+      - Objects no known installer made are still refused. Never the default.
+    type: bool
+    default: false
   superseded:
     description:
       - With O(state=superseded_absent), the legacy token Secrets to delete on the remote
@@ -248,6 +263,17 @@ EXAMPLES = r"""
       command: aws
       args: [eks, get-token, --cluster-name, eks-east]
 
+- name: Take over east's remote cluster secret made by kiali-prepare-remote-cluster.sh, storing a bound token
+  kialiops.multicluster.remote_secret:
+    cluster_name: hub
+    context: hub-admin
+    remote:
+      cluster_name: east
+      context: east-admin
+    service_account: kiali
+    adopt: true
+    legacy_cleanup: defer
+
 - name: Remove east's credential from the home cluster (both secret forms)
   kialiops.multicluster.remote_secret:
     cluster_name: hub
@@ -309,9 +335,15 @@ stored_digest:
   returned: state is present
   type: str
   sample: sha256:5d41402abc4b2a76
+adopted:
+  description: The Secrets on the home taken over (O(adopt)); empty otherwise.
+  returned: state is present
+  type: list
+  elements: str
+  sample: [kiali-remote-cluster-secret-east]
 superseded_token_secrets:
   description: With O(legacy_cleanup=defer), the legacy token Secrets on the remote this run superseded (to delete
-    with O(state=superseded_absent) once Kiali was told).
+    with O(state=superseded_absent) once Kiali was told), the prepare script's one included with O(adopt).
   returned: state is present
   type: list
   elements: str
@@ -419,6 +451,7 @@ def argspec():
         secret_mode=dict(type="str", choices=["per_cluster", "single"], default="per_cluster"),
         legacy_cleanup=dict(type="str", choices=["now", "defer"], default="now"),
         superseded=dict(type="list", elements="str", default=[], no_log=False),
+        adopt=dict(type="bool", default=False),
         state=dict(type="str", choices=["present", "absent", "superseded_absent"], default="present"),
     )
     return spec.constrain(required_if=[("token_mode", "bound", ["service_account"]),

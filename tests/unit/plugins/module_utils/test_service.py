@@ -292,3 +292,32 @@ def test_access_denials_ask_one_review_per_check_with_the_subresource(apis):
     assert attributes == [dict(verb="create", group="", resource="serviceaccounts", subresource="token",
                                namespace="ns", name="kiali"),
                           dict(verb="get", group="", resource="secrets", namespace="ns")]
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_adopt_forces_the_apply_then_leaves_kialiops_the_only_manager(check, monkeypatch):
+    last_applied = "kubectl.kubernetes.io/last-applied-configuration"
+    live = secret()
+    live["metadata"]["labels"]["helm.sh/chart"] = "kiali-server-2.28.0"
+    live["metadata"]["annotations"] = {last_applied: "{}"}
+    kialiops = {"manager": "kialiops", "operation": "Apply", "fieldsV1": {"f:data": {"f:k": {}}}}
+    live["metadata"]["managedFields"] = [{"manager": "kubectl-client-side-apply", "operation": "Update"}, kialiops]
+    svc = service([live], check=check)
+    patches = []
+    monkeypatch.setattr(svc, "json_patch", lambda *args: patches.append(args) or {"patched": True})
+    desired = secret()
+    del desired["metadata"]["labels"]   # (the fake merges metadata shallowly)
+    before, after = svc.adopt(desired, live, ["helm.sh/chart"], [last_applied])
+    (verb, name, params), = requests(svc)
+    assert (verb, params["force_conflicts"], params.get("dry_run")) == ("apply", True, "All" if check else None)
+    if check:   # predicted, not sent
+        assert patches == [] and "helm.sh/chart" not in after["metadata"]["labels"]
+        assert last_applied not in after["metadata"]["annotations"]
+        return
+    (api_version, kind, patched, namespace, ops, action), = patches
+    assert (kind, patched, namespace) == ("Secret", "x", "ns") and after == {"patched": True}
+    assert ops == [{"op": "test", "path": "/metadata/resourceVersion", "value": "2"},
+                   {"op": "remove", "path": "/metadata/labels/helm.sh~1chart"},
+                   {"op": "remove", "path": "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration"},
+                   {"op": "replace", "path": "/metadata/managedFields", "value": [kialiops]}]
+    assert before["metadata"]["labels"]["helm.sh/chart"] == "kiali-server-2.28.0"
