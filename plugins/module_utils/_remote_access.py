@@ -195,11 +195,10 @@ class RemoteAccess:
         params["manage_namespace"] = live_ns is None or is_owned(live_ns, self.home)
         desired = desired_objects(params)
 
-        plan, conflicts, lives = [], [], {}
+        plan, conflicts = [], []
         for obj in desired:
             live = live_ns if obj["kind"] == "Namespace" else self.service.get(
                 obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
-            lives[_key(obj)] = live
             verdict = self.ownership.verdict(live)
             if live is not None and verdict == FOREIGN:
                 conflicts.append((obj, live))
@@ -240,7 +239,6 @@ class RemoteAccess:
             if op == "replace":
                 self.change.record(obj, *self.service.replace(obj), done=REPLACED)
             elif op == "adopt":
-                live = lives[_key(obj)]
                 labels, annotations = installer_marks(live, obj)
                 self.change.record(obj, *self.service.adopt(obj, live, labels, annotations), done=ADOPTED)
             else:
