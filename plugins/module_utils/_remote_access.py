@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._change import REPLACED, Change
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError, KialiopsError, where_text
-from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import home_selector, is_owned
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import home_selector, homes_selector
+from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
+    FOREIGN,
+    MOVED,
+    Ownership,
+    kialiops_home,
+)
 from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import (
     OAUTH_API_VERSION,
     RBAC_API,
@@ -90,6 +96,10 @@ class RemoteAccess:
         self.warn = warn or (lambda msg: None)
         self.cluster = service.cluster
         self.home = params["home_cluster"]
+        # Objects labelled for a home this run moves Kiali away from (moving_from) are re-labelled for this home,
+        # never duplicated; the homes found on them are reported (moved_from): the plan's detection of a move.
+        self.ownership = Ownership(self.home, params.get("moving_from"))
+        self.moved_from = set()
         self.change = Change()
 
     def fail(self, reason, fix, **kwargs):
@@ -146,10 +156,12 @@ class RemoteAccess:
 
     # --- reads ---------------------------------------------------------------------------------------------
     def owned(self, absent=False):
-        """Live objects of the pruned (or, ``absent``, removed) kinds labelled for this home, not being deleted."""
+        """Live objects of the pruned (or, ``absent``, removed) kinds labelled for this home (present: or for a home
+        of ``moving_from``, in the same list request), not being deleted."""
         found = []
+        homes = [self.home] if absent else [self.home] + sorted(self.ownership.moving_from)
         for api_version, kind in self.kinds(absent):
-            for obj in self.service.list(api_version, kind, label_selector=home_selector(self.home)):
+            for obj in self.service.list(api_version, kind, label_selector=homes_selector(homes)):
                 obj.setdefault("kind", kind)
                 if _key(obj) in KEPT:
                     continue
@@ -173,15 +185,19 @@ class RemoteAccess:
             self.fail("namespace %s is being deleted" % namespace, "Wait until it is gone, then re-run")
         # Create the namespace only when it is absent; one kialiops created for this home earlier is reported
         # (unchanged); any other namespace is never touched.
-        params["manage_namespace"] = live_ns is None or is_owned(live_ns, self.home)
+        params["manage_namespace"] = self.ownership.verdict(live_ns) != FOREIGN
         desired = desired_objects(params)
 
-        plan, conflicts = [], []
+        plan, conflicts, conflicts_live = [], [], []
         for obj in desired:
             live = live_ns if obj["kind"] == "Namespace" else self.service.get(
                 obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
-            if live is not None and not is_owned(live, self.home):
+            verdict = self.ownership.verdict(live)
+            if verdict == FOREIGN:
                 conflicts.append(obj)
+                conflicts_live.append(live)
+            elif verdict == MOVED:
+                self.moved_from.add(kialiops_home(live))
             elif live is not None and _deleting(live):
                 self.fail("%s is being deleted" % _describe(obj), "Wait until it is gone, then re-run")
             if live is None:
@@ -194,16 +210,21 @@ class RemoteAccess:
                 op = "update"
             plan.append((obj, op))
         if conflicts:
+            others = sorted({kialiops_home(live) for live in conflicts_live if kialiops_home(live)})
+            move = (" If Kiali's home moved from %s, put %s in the inventory (any group, with its connection) and run "
+                    "site.yml: it moves them." % (", ".join(others), "it" if len(others) == 1 else "them")
+                    if others else "")
             self.fail(
                 "%s already exist%s and %s not labelled %s (another installation of Kiali, the prepare script, or "
                 "another home's kialiops)" % (", ".join(_describe(o) for o in conflicts),
                                               "s" if len(conflicts) == 1 else "",
                                               "is" if len(conflicts) == 1 else "are", home_selector(self.home)),
                 "kialiops never takes over objects it did not create: choose another instance_name, or delete "
-                "them (or label them %s to adopt them) and re-run. Nothing was written" % home_selector(self.home))
+                "them (or label them %s to adopt them) and re-run. Nothing was written.%s" % (home_selector(self.home), move))
 
         wanted_keys = {_key(obj) for obj in desired}
         prune = [obj for obj in self.owned() if _key(obj) not in wanted_keys]
+        self.moved_from.update(kialiops_home(obj) for obj in prune if kialiops_home(obj) != self.home)
 
         writes = []
         for obj, op in plan:
@@ -278,6 +299,7 @@ class RemoteAccess:
             pruned=[dict(kind=o["kind"], name=o["name"], namespace=o["namespace"]) for o in objects
                     if o["action"] == "deleted"],
             platform=self.params["platform"] if self.params["platform"] != "auto" else self.service.platform(),
+            moved_from=sorted(self.moved_from),
         )
         if present:
             p = self.params

@@ -40,11 +40,12 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
     describe_object,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig import parse_kubeconfig
-from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import is_owned, owned_labels
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import owned_labels
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import (
     REMOTE_SECRET_PREFIX,
     remote_secret_name,
 )
+from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import FOREIGN, Ownership
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import contains
 from ansible_collections.kialiops.multicluster.plugins.module_utils._token import access_denials, claims_or_none
 
@@ -318,13 +319,15 @@ class Changes:
 class ClusterSecrets:
     """The Secrets on Kiali's home that hold (or would hold) one remote ``cluster``: its per-cluster Secret and
     ``kiali-multi-cluster-secret``. read() reads both; stored(), write() and remove() work per form. Every write is
-    recorded in ``changes``; kialiops writes and removes only what it stored for ``label_home``."""
+    recorded in ``changes``; kialiops writes and removes only what ``ownership`` (default: stored for ``label_home``)
+    does not call foreign."""
 
-    def __init__(self, home, namespace, cluster, label_home, changes, warn):
+    def __init__(self, home, namespace, cluster, label_home, changes, warn, ownership=None):
         self.home = home
         self.namespace = namespace
         self.cluster = cluster
         self.label_home = label_home
+        self.ownership = ownership or Ownership(label_home)
         self.changes = changes
         self.warn = warn
         self.live = {PER_CLUSTER: None, SINGLE: None}
@@ -380,7 +383,7 @@ class ClusterSecrets:
         """Fail before writing when a Secret this run would write (form ``form``) or remove is not ours."""
         for other in FORMS:
             live = self.live[other]
-            if live is None or is_owned(live, self.label_home):
+            if self.ownership.verdict(live) != FOREIGN:
                 continue
             if other == form or self.holds(other):
                 raise KialiopsError(
@@ -453,7 +456,7 @@ class ClusterSecrets:
         if live is None or not self.holds(form):
             return False
         name = live["metadata"]["name"]
-        if not is_owned(live, self.label_home):
+        if self.ownership.verdict(live) == FOREIGN:
             self.warn("cluster %s: %s holds cluster %s but was not created by kialiops for home %s; left alone" % (
                 self.home.cluster, describe_object("Secret", name, self.namespace), self.cluster, self.label_home))
             return False
@@ -477,7 +480,7 @@ class ClusterSecrets:
 
     def _delete_if_empty(self, after):
         """Delete ``kiali-multi-cluster-secret`` once it holds no key, unless another run wrote to it meanwhile."""
-        if after is None or after.get("data") or not is_owned(after, self.label_home):
+        if after is None or after.get("data") or self.ownership.verdict(after) == FOREIGN:
             return
         home = self.home
         if home.check_mode:  # ``after`` is the dry-run answer; the live Secret still holds the key
@@ -485,7 +488,7 @@ class ClusterSecrets:
             self._record(after, after, None)
             return
         live = home.get("v1", "Secret", SINGLE_NAME, self.namespace)
-        if live is None or live.get("data") or not is_owned(live, self.label_home):
+        if live is None or live.get("data") or self.ownership.verdict(live) == FOREIGN:
             return
         # locked: None when gone already, or another run added a key meanwhile (then it is kept)
         before = home.delete("v1", "Secret", SINGLE_NAME, self.namespace, live=live, locked=True,
