@@ -75,14 +75,14 @@ class FormerHome:
     def __init__(self, module):
         self.module = module
         self.params = p = module.params
-        self.service = module.home
+        self.service = None   # connected in read(): a connection that fails is refused as the move's
         self.former = p["cluster_name"]
         self.new_home = p["home_cluster"]
         self.namespace = p["namespace"]
         self.changes = Changes()
 
     def fail(self, reason, fix, **kwargs):
-        raise KialiopsError(self.service.cluster, reason, fix, **kwargs)
+        raise KialiopsError(self.former, reason, fix, **kwargs)
 
     def check_names(self):
         p = self.params
@@ -99,6 +99,7 @@ class FormerHome:
     def read(self):
         """``(entries, crs)`` of the former home; an unreachable home is refused with what to do."""
         try:
+            self.service = self.module.home
             entries = read_entries(self.service, self.namespace, self.former)
             crs = []
             if KIALI_API_VERSION in self.service.api_groups():
@@ -107,7 +108,7 @@ class FormerHome:
                                                    label_selector=home_selector(self.former))]
         except KialiopsError as e:
             raise KialiopsError(
-                self.service.cluster,
+                self.former,
                 "Kiali's home is moving from %s to %s, and %s cannot be read (%s): its remote-cluster secrets could "
                 "not be removed, nor could kialiops know which clusters its Kiali reads" % (
                     self.former, self.new_home, self.former, e.reason),
@@ -138,7 +139,7 @@ class FormerHome:
         dropped = dropped_clusters(held, p["covered"], self.new_home)
         if dropped:
             error = KialiopsError(
-                self.service.cluster,
+                self.former,
                 "Kiali's home is moving from %s to %s, and Kiali on %s reads %s, which this inventory does not list "
                 "as a remote cluster: Kiali on %s would be left without a credential for %s" % (
                     self.former, self.new_home, self.former, ", ".join(dropped), self.new_home,

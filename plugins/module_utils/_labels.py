@@ -36,14 +36,6 @@ def home_selector(home):
     return "%s=%s,%s=%s" % (MANAGED_BY_KEY, MANAGED_BY, HOME_KEY, home)
 
 
-def homes_selector(homes):
-    """Label selector of everything kialiops created for any of ``homes`` (one list request for all of them)."""
-    homes = sorted(set(homes))
-    if len(homes) == 1:
-        return home_selector(homes[0])
-    return "%s=%s,%s in (%s)" % (MANAGED_BY_KEY, MANAGED_BY, HOME_KEY, ",".join(homes))
-
-
 def is_owned(obj, home):
     """True when ``obj`` carries managed-by kialiops and the home label ``home``."""
     labels = ((obj or {}).get("metadata") or {}).get("labels") or {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._change import REPLACED, Change
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError, KialiopsError, where_text
-from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import home_selector, homes_selector
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import home_selector
 from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
     FOREIGN,
     MOVED,
@@ -156,12 +156,11 @@ class RemoteAccess:
 
     # --- reads ---------------------------------------------------------------------------------------------
     def owned(self, absent=False):
-        """Live objects of the pruned (or, ``absent``, removed) kinds labelled for this home (present: or for a home
-        of ``moving_from``, in the same list request), not being deleted."""
+        """Live objects of the pruned (or, ``absent``, removed) kinds labelled for this home, not being deleted.
+        (Not those of a home of ``moving_from``: only the objects this home wants are taken over from it.)"""
         found = []
-        homes = [self.home] if absent else [self.home] + sorted(self.ownership.moving_from)
         for api_version, kind in self.kinds(absent):
-            for obj in self.service.list(api_version, kind, label_selector=homes_selector(homes)):
+            for obj in self.service.list(api_version, kind, label_selector=home_selector(self.home)):
                 obj.setdefault("kind", kind)
                 if _key(obj) in KEPT:
                     continue
@@ -224,7 +223,6 @@ class RemoteAccess:
 
         wanted_keys = {_key(obj) for obj in desired}
         prune = [obj for obj in self.owned() if _key(obj) not in wanted_keys]
-        self.moved_from.update(kialiops_home(obj) for obj in prune if kialiops_home(obj) != self.home)
 
         writes = []
         for obj, op in plan:

@@ -66,8 +66,9 @@ options:
   moving_from:
     description:
       - The clusters Kiali's home may be moving away from (C(site.yml) passes every other cluster of the inventory).
-      - Objects labelled C(kialiops.io/home=<one of them>) are taken over for O(home_cluster) (re-labelled, and
-        pruned when no longer wanted) instead of refused; the homes found are returned in RV(moved_from).
+      - The objects this run wants that are labelled C(kialiops.io/home=<one of them>) are taken over for
+        O(home_cluster) (re-labelled) instead of refused; the homes found are returned in RV(moved_from). Other
+        objects of those homes are left alone.
       - Only with O(state=present).
     type: list
     elements: str
