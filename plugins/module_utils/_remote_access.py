@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._change import ADOPTED, REPLACED, Change
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError, KialiopsError, where_text
-from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import INSTANCE_KEY, home_selector, is_owned
+from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import INSTANCE_KEY, home_selector
 from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
     ADOPTED as ADOPT,
     CHART_MAKER,
     FOREIGN,
+    MOVED,
     Ownership,
     installer_marks,
+    kialiops_home,
     maker,
     remote_only_config,
 )
@@ -99,7 +101,11 @@ class RemoteAccess:
         self.warn = warn or (lambda msg: None)
         self.cluster = service.cluster
         self.home = params["home_cluster"]
-        self.ownership = Ownership(self.home, adopt=params.get("adopt"))
+        # Objects labelled for a home this run moves Kiali away from (moving_from) are re-labelled for this home,
+        # never duplicated; the homes found on them are reported (moved_from): the plan's detection of a move.
+        # Objects the prepare script or the kiali-server chart made are taken over only with adopt.
+        self.ownership = Ownership(self.home, params.get("moving_from"), adopt=params.get("adopt"))
+        self.moved_from = set()
         self.change = Change()
 
     def fail(self, reason, fix, **kwargs):
@@ -156,7 +162,8 @@ class RemoteAccess:
 
     # --- reads ---------------------------------------------------------------------------------------------
     def owned(self, absent=False):
-        """Live objects of the pruned (or, ``absent``, removed) kinds labelled for this home, not being deleted."""
+        """Live objects of the pruned (or, ``absent``, removed) kinds labelled for this home, not being deleted.
+        (Not those of a home of ``moving_from``: only the objects this home wants are taken over from it.)"""
         found = []
         for api_version, kind in self.kinds(absent):
             for obj in self.service.list(api_version, kind, label_selector=home_selector(self.home)):
@@ -192,7 +199,7 @@ class RemoteAccess:
             self.fail("namespace %s is being deleted" % namespace, "Wait until it is gone, then re-run")
         # Create the namespace only when it is absent; one kialiops created for this home earlier is reported
         # (unchanged); any other namespace is never touched.
-        params["manage_namespace"] = live_ns is None or is_owned(live_ns, self.home)
+        params["manage_namespace"] = self.ownership.verdict(live_ns) != FOREIGN
         desired = desired_objects(params)
 
         plan, conflicts = [], []
@@ -202,6 +209,8 @@ class RemoteAccess:
             verdict = self.ownership.verdict(live)
             if live is not None and verdict == FOREIGN:
                 conflicts.append((obj, live))
+            elif verdict == MOVED:
+                self.moved_from.add(kialiops_home(live))
             elif live is not None and _deleting(live):
                 self.fail("%s is being deleted" % _describe(obj), "Wait until it is gone, then re-run")
             if live is None:
@@ -260,6 +269,10 @@ class RemoteAccess:
             fix = ("kialiops takes over only what the kiali-server chart or the prepare script made (kialiops_adopt): "
                    "choose another instance_name, or delete them (or label them %s) and re-run. Nothing was "
                    "written" % home_selector(self.home))
+        others = sorted({kialiops_home(live) for o, live in conflicts if kialiops_home(live)})
+        if others:
+            fix += (". If Kiali's home moved from %s, put %s in the inventory (any group, with its connection) and run "
+                    "site.yml: it moves them" % (", ".join(others), "it" if len(others) == 1 else "them"))
         self.fail("%s already exist%s and %s not labelled %s (another installation of Kiali, the prepare script, or "
                   "another home's kialiops)" % (described, "s" if len(conflicts) == 1 else "",
                                                 "is" if len(conflicts) == 1 else "are", home_selector(self.home)),
@@ -338,6 +351,7 @@ class RemoteAccess:
             # for the run's summary (site.yml reads no cluster_info of a remote)
             server=self.service.server,
             server_version=self.service.version(),
+            moved_from=sorted(self.moved_from),
         )
         if present:
             p = self.params

@@ -36,13 +36,14 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import (
     INSTANCE_KEY,
     KIALI_LABELS,
-    is_owned,
     owned_labels,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import validate_cluster_name
 from ansible_collections.kialiops.multicluster.plugins.module_utils._ownership import (
     ADOPTED,
+    FOREIGN,
     SCRIPT_TOKEN_MAKER,
+    Ownership,
     maker,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._secret_store import (
@@ -216,10 +217,12 @@ class LegacyTokenSecrets:
     (legacy_secret_names()), so a rotation creates the other one and leaves the Secret whose token Kiali runs with
     in place (``superseded``) until the new credential is stored and Kiali told."""
 
-    def __init__(self, module, label_home, changes):
+    def __init__(self, module, label_home, changes, ownership=None):
         self.remote, self.params, self.check_mode = module.remote, module.params, module.check_mode
         self.warn, self.mask = module.warn, module.mask
         self.label_home = label_home
+        # A token Secret of a home this run moves Kiali away from is re-labelled and its token reused (no second one)
+        self.ownership = ownership or Ownership(label_home)
         self.changes = changes
         self.superseded = []
 
@@ -304,7 +307,7 @@ class LegacyTokenSecrets:
             live = self.read(name)
             if live is None:
                 continue
-            if not is_owned(live, self.label_home) and not self.installer_made(live):
+            if self.ownership.verdict(live) == FOREIGN and not self.installer_made(live):
                 self.warn("cluster %s: %s was not created by kialiops for home %s; left alone" % (
                     self.remote.cluster, describe_object("Secret", name, sa_ns), self.label_home))
                 continue
@@ -341,13 +344,14 @@ class RemoteCredential:
         self.mode = p.get("token_mode")
         self.exec_config = check_options(p, self.cluster, self.label_home, self.form)
         self.changes = Changes()
+        self.ownership = Ownership(self.label_home, p.get("moving_from"), adopt=p.get("adopt"))
         self.secrets = ClusterSecrets(module.home, p["namespace"], self.cluster, self.label_home, self.changes,
-                                      module.warn, adopt=p.get("adopt"))
+                                      module.warn, self.ownership)
         self.sa = None
         self.sa_pending = False
 
     def legacy_tokens(self):
-        return LegacyTokenSecrets(self.module, self.label_home, self.changes)
+        return LegacyTokenSecrets(self.module, self.label_home, self.changes, self.ownership)
 
     def secret(self):
         return dict(name=secret_name(self.form, self.cluster), namespace=self.params["namespace"], key=self.cluster)

@@ -43,7 +43,6 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import (  # noqa: F401 (re-exported)
     CLUSTER_ANNOTATION,
     MULTI_CLUSTER_LABEL,
-    is_owned,
     owned_labels,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import (
@@ -328,16 +327,17 @@ class Changes:
 class ClusterSecrets:
     """The Secrets on Kiali's home that hold (or would hold) one remote ``cluster``: its per-cluster Secret and
     ``kiali-multi-cluster-secret``. read() reads both; stored(), write() and remove() work per form. Every write is
-    recorded in ``changes``; kialiops writes and removes only what it stored for ``label_home``."""
+    recorded in ``changes``; kialiops writes and removes only what ``ownership`` (default: stored for ``label_home``)
+    does not call foreign."""
 
-    def __init__(self, home, namespace, cluster, label_home, changes, warn, adopt=False):
+    def __init__(self, home, namespace, cluster, label_home, changes, warn, ownership=None):
         self.home = home
         self.namespace = namespace
         self.cluster = cluster
         self.label_home = label_home
+        self.ownership = ownership or Ownership(label_home)
         self.changes = changes
         self.warn = warn
-        self.ownership = Ownership(label_home, adopt=adopt)
         self.live = {PER_CLUSTER: None, SINGLE: None}
 
     def read(self):
@@ -471,7 +471,7 @@ class ClusterSecrets:
         if live is None or not self.holds(form):
             return False
         name = live["metadata"]["name"]
-        if not is_owned(live, self.label_home) and self.ownership.verdict(live) != ADOPTED:
+        if self.ownership.verdict(live) == FOREIGN:
             self.warn("cluster %s: %s holds cluster %s but was not created by kialiops for home %s; left alone" % (
                 self.home.cluster, describe_object("Secret", name, self.namespace), self.cluster, self.label_home))
             return False
@@ -495,7 +495,7 @@ class ClusterSecrets:
 
     def _delete_if_empty(self, after):
         """Delete ``kiali-multi-cluster-secret`` once it holds no key, unless another run wrote to it meanwhile."""
-        if after is None or after.get("data") or not is_owned(after, self.label_home):
+        if after is None or after.get("data") or self.ownership.verdict(after) == FOREIGN:
             return
         home = self.home
         if home.check_mode:  # ``after`` is the dry-run answer; the live Secret still holds the key
@@ -503,7 +503,7 @@ class ClusterSecrets:
             self._record(after, after, None)
             return
         live = home.get("v1", "Secret", SINGLE_NAME, self.namespace)
-        if live is None or live.get("data") or not is_owned(live, self.label_home):
+        if live is None or live.get("data") or self.ownership.verdict(live) == FOREIGN:
             return
         # locked: None when gone already, or another run added a key meanwhile (then it is kept)
         before = home.delete("v1", "Secret", SINGLE_NAME, self.namespace, live=live, locked=True,

@@ -93,7 +93,10 @@ def validate_topology(groups, hostvars):
         {topology: "co-located" | "external",
          home: cluster, hub: cluster, external: cluster | None,
          remotes: [cluster, ...],   # the spokes, then the hub when an external cluster is home
-         clusters: [cluster, ...]}  # home, then remotes
+         clusters: [cluster, ...],  # home, then remotes
+         others: [cluster, ...],    # hosts outside the three groups with a connection and a valid name
+                                    # (role "other"): where Kiali's home may have been before a move
+         move_candidates: [name, ...]}  # every cluster of the inventory but the home (remotes, others)
 
     where each cluster is ``{host, name, kubeconfig, context, api_url, role}``, role one of
     hub, spoke, external.
@@ -151,6 +154,16 @@ def validate_topology(groups, hostvars):
     if external:
         remotes.append(hub)
     home = external or hub
+    others = []
+    for host in _members(groups, "all", []):
+        host_vars = hostvars.get(host)
+        if host in clusters or not isinstance(host_vars, Mapping):
+            continue
+        if host_vars.get("kialiops_kubeconfig") or host_vars.get("kialiops_context"):
+            other = _cluster(host, host_vars, "other", problems)
+            if not problems and other["name"] not in by_name:
+                others.append(other)
+            del problems[:]   # not part of the topology: never a reason to refuse it
     return dict(
         topology="external" if external else "co-located",
         home=home,
@@ -158,4 +171,6 @@ def validate_topology(groups, hostvars):
         external=external,
         remotes=remotes,
         clusters=[home] + remotes,
+        others=others,
+        move_candidates=[c["name"] for c in remotes + others],
     )

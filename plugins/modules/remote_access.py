@@ -28,7 +28,9 @@ description:
     (ServiceAccounts, ClusterRoles, ClusterRoleBindings, OAuthClients) is deleted, so switching between view-only
     and full access, between flavours or renaming the instance leaves nothing behind. Secrets are never pruned.
   - An object of the same name that exists without those labels (or for another home) is never taken over; the
-    module fails, naming it, before it writes anything. The one exception is O(adopt).
+    module fails, naming it, before it writes anything. The exceptions are O(adopt), and a move of Kiali's home; an
+    object labelled for a home listed in O(moving_from) is re-labelled for O(home_cluster) (the same object, never a
+    duplicate), and that home is reported in RV(moved_from).
   - Before writing, the module asks the API server (C(SelfSubjectAccessReview)) for every verb it is about to use
     and fails listing all denials if any is missing. A second run with the same arguments sends no write request.
   - The module's connection (O(cluster_name), O(kubeconfig), O(context), ...) is the B(remote) cluster.
@@ -61,6 +63,16 @@ options:
       - Must be a DNS-1123 label.
     type: str
     required: true
+  moving_from:
+    description:
+      - The clusters Kiali's home may be moving away from (C(site.yml) passes every other cluster of the inventory).
+      - The objects this run wants that are labelled C(kialiops.io/home=<one of them>) are taken over for
+        O(home_cluster) (re-labelled) instead of refused; the homes found are returned in RV(moved_from). Other
+        objects of those homes are left alone.
+      - Only with O(state=present).
+    type: list
+    elements: str
+    default: []
   namespace:
     description:
       - Namespace of the ServiceAccount on the remote cluster (Kiali's namespace on its home, as the operator and
@@ -159,6 +171,14 @@ EXAMPLES = r"""
     auth_strategy: anonymous
     rbac: "{{ remote_prepare_rbac }}"
 
+- name: Kiali moved from the hub to the management cluster mgmt - east's objects are re-labelled for mgmt
+  kialiops.multicluster.remote_access:
+    cluster_name: east
+    context: east-admin
+    home_cluster: mgmt
+    moving_from: [hub]
+    rbac: "{{ remote_prepare_rbac }}"
+
 - name: Load the RBAC rules of a Kiali version with impersonation
   ansible.builtin.include_vars:
     file: "{{ playbook_dir }}/../roles/remote_prepare/vars/rbac/v2.30.yml"
@@ -232,6 +252,14 @@ platform:
   type: str
   choices: [kubernetes, openshift]
   sample: kubernetes
+moved_from:
+  description:
+    - The homes of O(moving_from) whose objects this run took over (would take over, in check mode), a move of
+      Kiali's home away from them. Empty when nothing moved.
+  returned: success
+  type: list
+  elements: str
+  sample: [hub]
 objects:
   description:
     - Every object the module handled, in order, with what happened to it (or would have, in check mode).
@@ -328,6 +356,7 @@ def argspec():
         include_metrics=dict(type="bool", default=False),
         remove_scope=dict(type="str", choices=["everything", "rbac"], default="everything"),
         adopt=dict(type="bool", default=False),
+        moving_from=dict(type="list", elements="str", default=[]),
     )
     return spec.constrain(required_if=[("state", "present", ("rbac",))])
 

@@ -187,6 +187,15 @@ options:
     type: list
     elements: str
     default: []
+  moving_from:
+    description:
+      - The clusters Kiali's home may be moving away from (C(site.yml) passes the homes its plan found). A legacy
+        token Secret on the remote, or a Secret on the home, labelled C(kialiops.io/home=<one of them>) is taken
+        over for O(home_cluster) (re-labelled; the legacy token is reused, no second token Secret is made) instead
+        of refused.
+    type: list
+    elements: str
+    default: []
   state:
     description:
       - V(present) stores the credential. V(absent) removes this cluster's Secret (V(per_cluster)) and its key of
@@ -235,6 +244,17 @@ EXAMPLES = r"""
     service_account: kiali
     token_mode: legacy
     api_url: https://api.west.example.com:6443
+
+- name: Kiali moved from the hub to mgmt - store west's credential on mgmt, taking over the hub's token Secret
+  kialiops.multicluster.remote_secret:
+    cluster_name: mgmt
+    context: mgmt-admin
+    remote:
+      cluster_name: west
+      context: west-admin
+    service_account: kiali
+    token_mode: legacy
+    moving_from: [hub]
 
 - name: Keep every cluster in the single kiali-multi-cluster-secret, 30-day tokens rotated at half-life
   kialiops.multicluster.remote_secret:
@@ -453,6 +473,7 @@ def argspec():
         superseded=dict(type="list", elements="str", default=[], no_log=False),
         adopt=dict(type="bool", default=False),
         state=dict(type="str", choices=["present", "absent", "superseded_absent"], default="present"),
+        moving_from=dict(type="list", elements="str", default=[]),
     )
     return spec.constrain(required_if=[("token_mode", "bound", ["service_account"]),
                                        ("token_mode", "legacy", ["service_account"]),
