@@ -49,7 +49,9 @@ try:
 except ImportError:
     _forget_kubeconfig_files = None
 
+
 COLLECTION = "kialiops.multicluster"
+
 
 class ModuleContext(ClusterAccess or object):
     """The ``module`` a module's ``run(module)`` gets in-process: validated parameters, check mode, diff, warnings."""
@@ -77,7 +79,9 @@ class ModuleContext(ClusterAccess or object):
     def warn(self, message):
         self.warnings.append(message)
 
+
 _RUN_DIR = []
+
 
 def _share_discovery_for_this_run():
     """One private directory per playbook run (made in the controller, before it forks a worker) where every task's
@@ -89,8 +93,10 @@ def _share_discovery_for_this_run():
     share_discovery(directory)
     atexit.register(shutil.rmtree, directory, True)  # the controller's exit; a forked worker never runs it
 
+
 def _import_module(name):
     return importlib.import_module("ansible_collections.kialiops.multicluster.plugins.modules." + name)
+
 
 def run_in_process(name, module, args, check_mode, diff):
     """The result of module ``name`` (its python module ``module``) run on ``args`` in this process.
@@ -108,6 +114,7 @@ def run_in_process(name, module, args, check_mode, diff):
         if _forget_kubeconfig_files is not None:
             _forget_kubeconfig_files()
         shutil.rmtree(scratch, ignore_errors=True)
+
 
 def _run(name, module, args, check_mode, diff):
     context = ModuleContext(name, module.argspec(), args, check_mode, diff)
@@ -130,6 +137,7 @@ def _run(name, module, args, check_mode, diff):
     result = remove_values(result, context.no_log_values)
     result["failed"] = not ok
     return result
+
 
 class InProcessAction(ActionBase):
     """The action plugin of one kialiops module: in-process when the connection is local, else the module."""
