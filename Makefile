@@ -70,7 +70,8 @@ reliability: lab-build
 # (tests/fixtures/crds), as on a user's clone without ../shared. `make test` uses the upstream CRDs when ../shared/crds
 # exists, so .ci/run runs this too there; without ../shared, `make test` already runs everything on the fixtures.
 FIXTURE_TESTS := tests/integration/test_kiali_install.py tests/integration/test_crd_conformance.py \
-                 tests/integration/test_remote_prepare_operator.py tests/integration/test_lab.py
+                 tests/integration/test_remote_prepare_operator.py tests/integration/test_lab.py \
+                 tests/integration/test_move.py tests/integration/test_adopt.py
 test-fixtures: lab-build
 	LAB_DIR=$(CURDIR)/.lab-fixtures LAB_SHARED_CRDS=$(CURDIR)/.lab-fixtures/no-shared-crds LAB_SINGLE_IP=1 \
 	  LAB_PORT_OFFSET=500 $(PYTEST) $(FIXTURE_TESTS) \
