@@ -143,6 +143,11 @@ def share_discovery(directory):
     _DISCOVERY_DIR[:] = [directory] if directory else []
 
 
+def discovery_shared():
+    """Whether share_discovery() gave this process a directory."""
+    return bool(_DISCOVERY_DIR)
+
+
 @contextlib.contextmanager
 def _discovery_cache():
     """Build a discovery client inside: its cache file goes to the shared directory (see share_discovery())."""

@@ -160,10 +160,10 @@ def validate_topology(groups, hostvars):
         if host in clusters or not isinstance(host_vars, Mapping):
             continue
         if host_vars.get("kialiops_kubeconfig") or host_vars.get("kialiops_context"):
-            other = _cluster(host, host_vars, "other", problems)
-            if not problems and other["name"] not in by_name:
+            flaws = []   # not part of the topology: never a reason to refuse it, only to leave it out
+            other = _cluster(host, host_vars, "other", flaws)
+            if not flaws and other["name"] not in by_name:
                 others.append(other)
-            del problems[:]   # not part of the topology: never a reason to refuse it
     return dict(
         topology="external" if external else "co-located",
         home=home,

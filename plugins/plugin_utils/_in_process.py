@@ -40,9 +40,12 @@ try:
 except ImportError:  # no kubernetes client on the controller: every task runs as a module
     ClusterAccess = outcome = None
 try:
-    from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import share_discovery
+    from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
+        discovery_shared,
+        share_discovery,
+    )
 except ImportError:
-    share_discovery = None
+    discovery_shared = share_discovery = None
 try:
     # the kubernetes client's record of the files it wrote (removed by our own clean-up instead of at exit)
     from kubernetes.config.kube_config import _cleanup_temp_files as _forget_kubeconfig_files
@@ -80,16 +83,12 @@ class ModuleContext(ClusterAccess or object):
         self.warnings.append(message)
 
 
-_RUN_DIR = []
-
-
 def _share_discovery_for_this_run():
     """One private directory per playbook run (made in the controller, before it forks a worker) where every task's
     clients keep their API discovery: the first task asks a cluster for its API, the others read the file."""
-    if share_discovery is None or _RUN_DIR or multiprocessing.current_process().name != "MainProcess":
+    if share_discovery is None or discovery_shared() or multiprocessing.current_process().name != "MainProcess":
         return  # a worker (a class first loaded there) keeps the default: nothing of it would outlive the task
     directory = tempfile.mkdtemp(prefix="kialiops-discovery-")
-    _RUN_DIR.append(directory)
     share_discovery(directory)
     atexit.register(shutil.rmtree, directory, True)  # the controller's exit; a forked worker never runs it
 
