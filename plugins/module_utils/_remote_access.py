@@ -209,10 +209,10 @@ class RemoteAccess:
             verdict = self.ownership.verdict(live)
             if live is not None and verdict == FOREIGN:
                 conflicts.append((obj, live))
-            elif verdict == MOVED:
-                self.moved_from.add(kialiops_home(live))
             elif live is not None and _deleting(live):
                 self.fail("%s is being deleted" % _describe(obj), "Wait until it is gone, then re-run")
+            if verdict == MOVED:
+                self.moved_from.add(kialiops_home(live))
             if live is None:
                 op = "create"
             elif obj["kind"] == "ClusterRoleBinding" and live.get("roleRef") != obj["roleRef"]:
