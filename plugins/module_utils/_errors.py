@@ -17,23 +17,26 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import sys
 
-try:
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.dynamic.exceptions import ResourceNotFoundError
-except ImportError:  # reported by the module through missing_required_lib
-    ApiException = ConfigException = ResourceNotFoundError = ()
 
-try:
-    import urllib3.exceptions as _u3
-except ImportError:  # comes with kubernetes
-    _u3 = None
+def _loaded(module, *names):
+    """The classes ``names`` of ``module`` when it is already imported, else an empty tuple each (isinstance-safe).
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-except ImportError:
-    CoreException = ()
+    The kubernetes client, urllib3 and kubernetes.core are never imported here: an exception can only be one of
+    their types when they are loaded, and importing the client costs ~0.5 s of CPU, which the filter plugins that
+    import this file (through ``_auth``) would pay in every Ansible worker forked before the controller loaded it.
+    """
+    mod = sys.modules.get(module)
+    return tuple(getattr(mod, n, ()) for n in names) if mod is not None else ((),) * len(names)
+
+
+def _client_types():
+    """(ApiException, ConfigException, ResourceNotFoundError, CoreException) as far as they are loaded."""
+    return (_loaded("kubernetes.client.exceptions", "ApiException")
+            + _loaded("kubernetes.config.config_exception", "ConfigException")
+            + _loaded("kubernetes.dynamic.exceptions", "ResourceNotFoundError")
+            + _loaded("ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions", "CoreException"))
 
 
 class KialiopsError(Exception):
@@ -178,7 +181,8 @@ def _chain(exc):
 
 def _connection_problem(exc):
     """('tls'|'dns'|'timeout'|'refused'|'dropped', detail, server-or-None) for transport failures, else None."""
-    if _u3 is None:
+    _u3 = sys.modules.get("urllib3.exceptions")
+    if _u3 is None:   # urllib3 comes with the client: not loaded, no transport failure of it
         return None
     chain = _chain(exc)
     server = None
@@ -219,15 +223,16 @@ def from_api_exception(cluster, exc, action, context=None):
     """
     if isinstance(exc, KialiopsError):
         return exc
+    api_exception, config_exception, resource_not_found, core_exception = _client_types()
     context = dict(context or {})
     obj = describe_object(context.get("kind"), context.get("name"), context.get("namespace"))
     where = where_text(context)
 
-    if isinstance(exc, ResourceNotFoundError) and context.get("kind") and context.get("api_version"):
+    if isinstance(exc, resource_not_found) and context.get("kind") and context.get("api_version"):
         return missing_kind(cluster, context["kind"], context["api_version"])
 
     status = getattr(exc, "status", None)
-    if isinstance(exc, ApiException) and status:
+    if isinstance(exc, api_exception) and status:
         return _from_status(cluster, exc, int(status), action, context, obj, where)
 
     problem = _connection_problem(exc)
@@ -258,7 +263,7 @@ def from_api_exception(cluster, exc, action, context=None):
             cluster, "the connection to %s was dropped while trying to %s (%s)" % (server, action, detail),
             "Retry; if it persists, check the API server's health and any load balancer or proxy in between", obj)
 
-    if isinstance(exc, (ConfigException, CoreException, OSError)):
+    if isinstance(exc, (config_exception, core_exception, OSError)):
         return KialiopsError(
             cluster, "cannot load the connection settings from %s (%s)" % (where, exc),
             "Check that the kubeconfig file exists and is readable, that the context is in it "
