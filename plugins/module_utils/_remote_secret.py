@@ -36,6 +36,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._kubeconfig 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import (
     INSTANCE_KEY,
     KIALI_LABELS,
+    home_selector,
     owned_labels,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import validate_cluster_name
@@ -290,6 +291,22 @@ class LegacyTokenSecrets:
         token, live = wait_legacy_token(remote, sa_ns, target, p["legacy_timeout"], self.mask)
         return token, live, True
 
+    def leftovers(self):
+        """The legacy token Secrets kialiops made for Kiali's service account and this home, when the token mode is
+        no longer legacy (a switch to bound or exec): long-lived tokens that keep working until deleted, superseded
+        like a rotated one - deleted only once the new credential is stored and Kiali told. One list request (the
+        Secrets labelled for this home in the service account's namespace)."""
+        p = self.params
+        sa_ns, sa = p["service_account_namespace"], p["service_account"]
+        names = set(legacy_secret_names(sa))
+        found = []
+        for obj in self.remote.list("v1", "Secret", namespace=sa_ns, label_selector=home_selector(self.label_home)):
+            meta = obj.get("metadata") or {}
+            if (meta.get("name") in names and obj.get("type") == LEGACY_TYPE
+                    and (meta.get("annotations") or {}).get(SA_NAME_ANNOTATION) == sa):
+                found.append(meta["name"])
+        return sorted(found)
+
     def remove_superseded(self, names, stored_token):
         """Delete the superseded legacy token Secrets ``names`` on the remote (never the one ``stored_token`` is
         from, never one kialiops did not create). Returns the names deleted (or, in check mode, to delete)."""
@@ -407,10 +424,13 @@ class RemoteCredential:
         self.read_service_account()
         secrets.check_ownership(self.form)
         installer_tokens = self.installer_tokens()
+        # A switch away from legacy tokens: the old token Secrets go like a rotated one (after Kiali was told).
+        leftovers = (self.legacy_tokens().leftovers()
+                     if self.mode != "legacy" and self.sa is not None and not self.sa_pending else [])
         adopted = [secrets.live[f]["metadata"]["name"] for f in (self.form, self.other)
                    if secrets.live[f] is not None and secrets.ownership.verdict(secrets.live[f]) == ADOPTED]
         check_permissions(module.home, module.remote, p, self.cluster, removing_other=secrets.holds(self.other),
-                          removing_tokens=bool(installer_tokens))
+                          removing_tokens=bool(installer_tokens or leftovers))
         server, ca_pem, ca_src, insecure = resolve_target(module.remote, p, self.cluster, module.warn)
         stored = self.stored()
         want = dict(mode=self.mode, server=server, ca_data=ca_pem, tls_server_name=p.get("tls_server_name"),
@@ -461,7 +481,7 @@ class RemoteCredential:
         secrets.write(self.form, encoded, token_annotations(self.form, self.cluster, values))
         secrets.remove(self.other)
         real_token = token if token != PLACEHOLDER_TOKEN else None
-        superseded = (list(legacy.superseded) if legacy is not None else []) + installer_tokens
+        superseded = (list(legacy.superseded) if legacy is not None else []) + installer_tokens + leftovers
         if superseded and p.get("legacy_cleanup", "now") == "now":
             # Only now that the new credential is stored (check mode: would be).
             (legacy or self.legacy_tokens()).remove_superseded(superseded, real_token)

@@ -168,6 +168,36 @@ def test_a_re_minted_legacy_token_restarts_once(mesh):
     assert list(mesh.token_secrets().values()) == [mesh.stored_token("east")]
 
 
+def test_a_switch_to_bound_tokens_revokes_the_legacy_one_only_after_kiali_was_told(mesh):
+    """east moves from a legacy token to a bound one: the long-lived token Secret kialiops made is superseded like a
+    rotated one - deleted after the CR carries the new digest (Kiali keeps the token it read at start: kiali v2.28.0
+    kubernetes/client_factory.go, NewClientFactory), so the old token stops working and nothing long-lived is left."""
+    before, old = mesh.digest(), mesh.token_secrets()
+    assert len(old) == 1, old
+    (old_name, old_token), = old.items()
+    inv = yaml.safe_load(mesh.inventory.read_text())
+    inv["all"]["children"]["spoke"]["hosts"]["east"]["kialiops_token_mode"] = "bound"
+    mesh.inventory.write_text(yaml.safe_dump(inv))
+    marks = mesh.marks()
+    mesh.play("prepare.yml", "--check")
+    assert writes(mesh.events(marks)) == {c: [] for c in CLUSTERS} and mesh.token_secrets() == old
+    marks = mesh.marks()
+    mesh.play("prepare.yml")
+    ev = assert_once(mesh, marks, before)[0]
+    assert mesh.token_secrets() == {}
+    stored = mesh.stored_token("east")
+    assert stored != old_token
+    deletes = [e for e in writes(ev)["east"] if e["verb"] == "delete" and e["objectRef"].get("resource") == "secrets"]
+    assert [e["objectRef"]["name"] for e in deletes] == [old_name]
+    assert deletes[0]["requestReceivedTimestamp"] > cr_writes(ev, mesh.ns)[0]["stageTimestamp"]
+    # the old long-lived token is revoked; the stored bound one works
+    review = client.AuthenticationV1Api(mesh.lab.admin("east"))
+    for token, ok in ((old_token, False), (stored, True)):
+        status = review.create_token_review({"spec": {"token": token}}).status
+        assert bool(status.authenticated) is ok, status
+    assert_silent(mesh, "prepare.yml")
+
+
 def test_a_changed_server_url_restarts_once(mesh):
     before = mesh.digest()
     url = mesh.lab.server("west").replace("127.0.0.1", "localhost")
