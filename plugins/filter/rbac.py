@@ -13,8 +13,6 @@ from collections.abc import Mapping
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import has_impersonation
-
 _MINOR = re.compile(r"^v?(\d+)\.(\d+).*$")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SHOWN_DIR = "roles/remote_prepare/vars/rbac"
@@ -56,6 +54,10 @@ def rbac_data(loaded, data_dir, version, cluster, impersonation=False, token_mod
         if not isinstance(data, Mapping):
             raise AnsibleFilterError("cluster %s: %s/%s.yml holds no remote_prepare_rbac mapping. Restore the file."
                                      % (cluster, _SHOWN_DIR, key))
+    if impersonation:
+        # Imported here: an Ansible worker compiles a collection's module afresh on import (no bytecode cache), and
+        # this filter runs in one worker per cluster before the controller has loaded the module code.
+        from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import has_impersonation
     if impersonation and not has_impersonation(dict(data)):
         having = [v for v in _known(data_dir) if has_impersonation(_load(os.path.join(data_dir, v + ".yml")))]
         raise AnsibleFilterError(
