@@ -21,8 +21,8 @@ def apply_entry(access, secret=None, operator=False):
     ``access`` and ``secret`` are what the plan registered (remote_prepare_access, remote_prepare_secret; None or a
     skipped result when it did not run: --check, a GitOps export, the plan left out). No plan: "prepare" (its
     argument spec and validate.yml first). A plan that changes nothing and supersedes no token Secret: "" (its
-    result stands). Else "apply" (the plan validated the same inputs in this run). The operator backend always applies: the plan does
-    not see what the operator's CR change will do.
+    result stands). Else "apply" (the plan validated the same inputs in this run). The operator backend always
+    applies: the plan does not see what the operator's CR change will do.
     """
     for name, value in (("access", access), ("secret", secret)):
         if value is not None and not isinstance(value, Mapping):
@@ -30,9 +30,10 @@ def apply_entry(access, secret=None, operator=False):
                                      % (name, type(value).__name__))
     if not _ran(access):
         return "prepare"
-    if operator or not _ran(secret) or access.get("changed") or secret.get("changed"):
+    if (operator or not _ran(secret) or access.get("changed") or secret.get("changed")
+            or secret.get("superseded_token_secrets")):
         return "apply"
-    return "apply" if secret.get("superseded_token_secrets") else ""
+    return ""
 
 
 class FilterModule:

@@ -58,14 +58,14 @@ def rbac_data(loaded, data_dir, version, cluster, impersonation=False, token_mod
         # Imported here: an Ansible worker compiles a collection's module afresh on import (no bytecode cache), and
         # this filter runs in one worker per cluster before the controller has loaded the module code.
         from ansible_collections.kialiops.multicluster.plugins.module_utils._rbac import has_impersonation
-    if impersonation and not has_impersonation(dict(data)):
-        having = [v for v in _known(data_dir) if has_impersonation(_load(os.path.join(data_dir, v + ".yml")))]
-        raise AnsibleFilterError(
-            "cluster %s: remote_prepare_impersonation is true, but Kiali %s has no impersonation: its RBAC data "
-            "(%s/%s.yml) has no openshift_extras.impersonation rule (auth.openshift.impersonation exists from Kiali "
-            "v2.30.0, kiali/kiali config/config.go). Set remote_prepare_kiali_version (or kialiops_kiali_version) to "
-            "a version whose data has it (%s), or set remote_prepare_impersonation (kialiops_impersonation) to false. "
-            "Nothing was written." % (cluster, version, _SHOWN_DIR, data.get("version"), ", ".join(having) or "none"))
+        if not has_impersonation(dict(data)):
+            having = [v for v in _known(data_dir) if has_impersonation(_load(os.path.join(data_dir, v + ".yml")))]
+            raise AnsibleFilterError(
+                "cluster %s: remote_prepare_impersonation is true, but Kiali %s has no impersonation: its RBAC data "
+                "(%s/%s.yml) has no openshift_extras.impersonation rule (auth.openshift.impersonation exists from Kiali "
+                "v2.30.0, kiali/kiali config/config.go). Set remote_prepare_kiali_version (or kialiops_kiali_version) to "
+                "a version whose data has it (%s), or set remote_prepare_impersonation (kialiops_impersonation) to false. "
+                "Nothing was written." % (cluster, version, _SHOWN_DIR, data.get("version"), ", ".join(having) or "none"))
     if token_mode == "exec" and not (exec_config and exec_provider_enabled):
         raise AnsibleFilterError(
             "cluster %s: token mode exec needs an exec config (kialiops_exec_config) and clustering."
