@@ -19,10 +19,6 @@ import datetime
 import hashlib
 import re
 
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
-    yaml = None
 
 try:
     from cryptography import x509
@@ -32,6 +28,7 @@ try:
 except ImportError:  # the module reports missing_required_lib
     HAS_CRYPTOGRAPHY = False
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils import _yaml as yaml
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import InputError
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import owned_labels
 

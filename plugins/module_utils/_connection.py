@@ -13,20 +13,15 @@ and ``allow_insecure``. Clients come from kubernetes.core's client layer (``k8s/
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import tempfile
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_MAP, AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import (
-    K8SClient,
-    _create_configuration,
-    create_api_client,
-)
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import K8SClient, _create_configuration
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._argspec import ArgSpec
+from ansible_collections.kialiops.multicluster.plugins.module_utils._discovery import deferred
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
     from_api_exception,
@@ -36,9 +31,11 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._names impor
 from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService
 
 try:
-    from kubernetes.client import Configuration
+    from ansible_collections.kubernetes.core.plugins.module_utils.client.discovery import LazyDiscoverer
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8sdynamicclient import K8SDynamicClient
+    from kubernetes.client import ApiClient, Configuration
 except ImportError:  # AnsibleK8SModule fails with missing_required_lib
-    Configuration = None
+    ApiClient = Configuration = K8SDynamicClient = LazyDiscoverer = None
 
 # kubernetes.core's options we expose; doc fragments connection and remote_connection describe them.
 CONNECTION_OPTIONS = ("kubeconfig", "context", "host", "api_key", "ca_cert", "validate_certs")
@@ -51,9 +48,6 @@ ENV_VARS = {
     "validate_certs": ["K8S_AUTH_VERIFY_SSL", "K8S_AUTH_VALIDATE_CERTS"],
 }
 NAMING_OPTIONS = ("kubeconfig", "context", "host")
-# Where the clients of this process cache API discovery (None: the kubernetes client's default, the temporary
-# directory of the run, which a module's interpreter removes with it): see share_discovery().
-_DISCOVERY_DIR = []
 CONNECTION_CONSTRAINTS = dict(required_one_of=[list(NAMING_OPTIONS)])
 
 
@@ -132,35 +126,6 @@ def _check_transport(cluster, params, configuration, where):
     return insecure
 
 
-def share_discovery(directory):
-    """Let every client built by this process keep its API discovery (server version, API groups, the resource lists
-    it looked up) in ``directory``, one file per server and user, instead of asking the server again for every task.
-
-    The in-process runner calls it once per playbook run with a private directory it removes at the end; the
-    discovery client refreshes its cache by itself when it meets a kind the cache does not know (a CRD installed
-    during the run).
-    """
-    _DISCOVERY_DIR[:] = [directory] if directory else []
-
-
-def discovery_shared():
-    """Whether share_discovery() gave this process a directory."""
-    return bool(_DISCOVERY_DIR)
-
-
-@contextlib.contextmanager
-def _discovery_cache():
-    """Build a discovery client inside: its cache file goes to the shared directory (see share_discovery())."""
-    if not _DISCOVERY_DIR:
-        yield
-        return
-    saved, tempfile.tempdir = tempfile.tempdir, _DISCOVERY_DIR[0]
-    try:
-        yield
-    finally:
-        tempfile.tempdir = saved
-
-
 def resolve_configuration(params):
     """The kubernetes client configuration of one connection, checked; no request is made.
 
@@ -191,14 +156,11 @@ def build_client(params, check_mode=False):
     """A kubernetes.core ``K8SClient`` for one connection: ``(client, where, insecure)``.
 
     See resolve_configuration(). The client's ``dry_run`` is ``check_mode``: check mode is server-side
-    dry-run, set here once. Building it is the first request (API discovery).
+    dry-run, set here once. Building it sends nothing: API discovery waits until a kind that is not built in is
+    looked up (_discovery.py), so the first request is the first the caller makes.
     """
     configuration, where, insecure = resolve_configuration(params)
-    try:
-        with _discovery_cache():
-            client = create_api_client(configuration)
-    except Exception as e:
-        raise from_api_exception(params["cluster_name"], e, "discover the API", where) from e
+    client = K8SDynamicClient(ApiClient(configuration), discoverer=deferred(LazyDiscoverer))
     return K8SClient(configuration=configuration, client=client, dry_run=check_mode), where, insecure
 
 
@@ -223,8 +185,8 @@ def connect_kubeconfig(cluster, kubeconfig, where, pool_size=None):
     """
     # Imported here: the kubernetes client is checked by the module (missing_required_lib) first.
     from kubernetes import config as k8s_config
-    from kubernetes.client import ApiClient
     from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.discovery import LazyDiscoverer as DynamicLazyDiscoverer
 
     configuration = Configuration()
     if pool_size:
@@ -241,9 +203,5 @@ def connect_kubeconfig(cluster, kubeconfig, where, pool_size=None):
     except KialiopsError as e:
         raise KialiopsError(cluster, e.reason, "Store the credential again with an https:// server (api_url of "
                             "remote_secret); a stored credential is never sent over plain http") from e
-    try:
-        with _discovery_cache():
-            dynamic = DynamicClient(ApiClient(configuration))
-    except Exception as e:  # discovery failures
-        raise from_api_exception(cluster, e, "connect with the stored kubeconfig", where) from e
+    dynamic = DynamicClient(ApiClient(configuration), discoverer=deferred(DynamicLazyDiscoverer))
     return ClusterService(cluster, K8SClient(configuration=configuration, client=dynamic, dry_run=False), where)

@@ -42,7 +42,8 @@ def _client_types():
 class KialiopsError(Exception):
     """A failure on one cluster: what went wrong (``reason``) and what the operator should do (``fix``).
 
-    ``str()`` gives ``cluster east: <object>: <reason>. <fix>`` (the object part only when set).
+    ``str()`` gives ``cluster east: <object>: <reason>. <fix>`` (the object part only when set). ``unreachable``:
+    the request never got an HTTP answer (connection refused, TLS, DNS, timeout, dropped connection).
     """
 
     def __init__(self, cluster, reason, fix="", obj=None, status=None):
@@ -52,6 +53,7 @@ class KialiopsError(Exception):
         self.reason = reason
         self.fix = fix
         self.status = status
+        self.unreachable = False
 
     def __str__(self):
         head = "cluster %s: " % self.cluster
@@ -213,6 +215,39 @@ def _connection_problem(exc):
     return None
 
 
+def _unreachable(cluster, problem, action, context, obj, where):
+    """The KialiopsError of a request that got no HTTP answer (see _connection_problem())."""
+    kind, detail, pool_server = problem
+    if obj and action.endswith(" it"):
+        # The cluster is the problem, not the object the request was for: name the object in the action
+        # ("... while trying to read Namespace default"), not in front of the message.
+        action, obj = action[:-len("it")] + obj, None
+    server = context.get("server") or pool_server or "the API server"
+    if kind == "tls":
+        return KialiopsError(
+            cluster, "TLS verification of %s failed while trying to %s (%s)" % (server, action, detail),
+            "Give the CA that signed its certificate with ca_cert%s and use a URL the certificate was issued "
+            "for. Verification off (validate_certs=false) is accepted only with the explicit opt-in "
+            "allow_insecure=true, for throw-away labs" % (
+                " (or certificate-authority-data in %s)" % where if _names_kubeconfig(context) else ""), obj)
+    if kind == "dns":
+        return KialiopsError(
+            cluster, "cannot resolve the host name of %s while trying to %s (%s)" % (server, action, detail),
+            "Check the server URL in %s and this controller's DNS" % where, obj)
+    if kind == "refused":
+        return KialiopsError(
+            cluster, "cannot connect to the API server at %s while trying to %s (%s)" % (server, action, detail),
+            "Check that the API server runs and is the one meant by %s" % where, obj)
+    if kind == "timeout":
+        return KialiopsError(
+            cluster, "timed out talking to the API server at %s while trying to %s" % (server, action),
+            "Check that %s is reachable from this controller (firewall, VPN, proxy) and is the one meant by %s"
+            % (server, where), obj)
+    return KialiopsError(
+        cluster, "the connection to %s was dropped while trying to %s (%s)" % (server, action, detail),
+        "Retry; if it persists, check the API server's health and any load balancer or proxy in between", obj)
+
+
 def from_api_exception(cluster, exc, action, context=None):
     """Turn what the kubernetes client raised while doing ``action`` on ``cluster`` into a KialiopsError.
 
@@ -237,31 +272,9 @@ def from_api_exception(cluster, exc, action, context=None):
 
     problem = _connection_problem(exc)
     if problem:
-        kind, detail, pool_server = problem
-        server = context.get("server") or pool_server or "the API server"
-        if kind == "tls":
-            return KialiopsError(
-                cluster, "TLS verification of %s failed while trying to %s (%s)" % (server, action, detail),
-                "Give the CA that signed its certificate with ca_cert%s and use a URL the certificate was issued "
-                "for. Verification off (validate_certs=false) is accepted only with the explicit opt-in "
-                "allow_insecure=true, for throw-away labs" % (
-                    " (or certificate-authority-data in %s)" % where if _names_kubeconfig(context) else ""), obj)
-        if kind == "dns":
-            return KialiopsError(
-                cluster, "cannot resolve the host name of %s while trying to %s (%s)" % (server, action, detail),
-                "Check the server URL in %s and this controller's DNS" % where, obj)
-        if kind == "refused":
-            return KialiopsError(
-                cluster, "cannot connect to the API server at %s while trying to %s (%s)" % (server, action, detail),
-                "Check that the API server runs and is the one meant by %s" % where, obj)
-        if kind == "timeout":
-            return KialiopsError(
-                cluster, "timed out talking to the API server at %s while trying to %s" % (server, action),
-                "Check that %s is reachable from this controller (firewall, VPN, proxy) and is the one meant by %s"
-                % (server, where), obj)
-        return KialiopsError(
-            cluster, "the connection to %s was dropped while trying to %s (%s)" % (server, action, detail),
-            "Retry; if it persists, check the API server's health and any load balancer or proxy in between", obj)
+        error = _unreachable(cluster, problem, action, context, obj, where)
+        error.unreachable = True
+        return error
 
     if isinstance(exc, (config_exception, core_exception, OSError)):
         return KialiopsError(

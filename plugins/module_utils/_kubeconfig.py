@@ -23,11 +23,7 @@ import os
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
-    yaml = None
-
+from ansible_collections.kialiops.multicluster.plugins.module_utils import _yaml as yaml
 from ansible_collections.kialiops.multicluster.plugins.module_utils._names import validate_cluster_name
 
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")

@@ -19,11 +19,7 @@ A live object is
 
 from __future__ import annotations
 
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
-    yaml = None
-
+from ansible_collections.kialiops.multicluster.plugins.module_utils import _yaml as yaml
 from ansible_collections.kialiops.multicluster.plugins.module_utils._labels import (
     CLUSTER_ANNOTATION,
     HOME_KEY,
@@ -137,7 +133,7 @@ def remote_only_config(obj):
     """Whether ``obj`` is the chart's ConfigMap of a remote-resources-only render (what the prepare script leaves
     on a remote, kiali-prepare-remote-cluster.sh d733a096): chart-made, and its ``config.yaml`` says
     ``deployment.remote_cluster_resources_only: true``. A running Kiali's ConfigMap never says so; it is kept."""
-    if obj is None or maker(obj) != CHART_MAKER or yaml is None:
+    if obj is None or maker(obj) != CHART_MAKER:
         return False
     try:
         config = yaml.safe_load(((obj.get("data") or {}).get("config.yaml")) or "")

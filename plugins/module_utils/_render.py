@@ -21,12 +21,9 @@ import fcntl
 import os
 import re
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils import _yaml as yaml
 from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import deep_merge
 
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
-    yaml = None
 
 OMITTED = "kialiops.io/rendered-without-data"
 TOKEN_ANNOTATIONS = "kialiops.io/token-"

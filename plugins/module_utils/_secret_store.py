@@ -29,11 +29,7 @@ import base64
 import json
 import time
 
-try:
-    import yaml
-except ImportError:  # ansible-core requires PyYAML; guarded for the import sanity test
-    yaml = None
-
+from ansible_collections.kialiops.multicluster.plugins.module_utils import _yaml as yaml
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import fingerprint
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,

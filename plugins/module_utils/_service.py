@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import schema_declares
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import dropped_fields, normalise
+from ansible_collections.kialiops.multicluster.plugins.module_utils._discovery import builtin_resource, discovered_version
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import (
     KialiopsError,
     describe_object,
@@ -121,9 +122,9 @@ class ClusterService:
         return from_api_exception(self.cluster, exc, action, dict(self.where, **target))
 
     def version(self):
-        """``{gitVersion, major, minor}`` from /version (the discovery client read it when it was built)."""
-        known = (getattr(self._dynamic, "version", None) or {}).get("kubernetes")
-        if isinstance(known, dict) and known.get("gitVersion"):
+        """``{gitVersion, major, minor}`` from /version (not asked again when discovery already read it)."""
+        known = discovered_version(self._dynamic)
+        if known:
             return dict(gitVersion=known["gitVersion"], major=known.get("major"), minor=known.get("minor"))
         try:
             info = k8s_api.VersionApi(self._api_client).get_code()
@@ -151,6 +152,9 @@ class ClusterService:
         return "openshift" if groups & OPENSHIFT_GROUPS else "kubernetes"
 
     def _resource(self, api_version, kind):
+        builtin = builtin_resource(self._dynamic, api_version, kind)
+        if builtin is not None:
+            return builtin
         try:
             return self.client.resource(kind, api_version)
         except ResourceNotFoundError as e:

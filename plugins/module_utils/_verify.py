@@ -78,8 +78,10 @@ def row(cluster, check, status, message, fix=""):
 
 
 def error_row(cluster, check, error):
-    """A row for a KialiopsError raised while reading (the error already names cluster, reason and fix)."""
-    return row(error.cluster or cluster, check, FAIL, error.reason, error.fix or "see the message")
+    """A row for a KialiopsError raised while reading (the error already names cluster, reason and fix). An API
+    server that never answered (clients connect at their first request) is the ``reachable`` check failing."""
+    return row(error.cluster or cluster, "reachable" if error.unreachable else check, FAIL, error.reason,
+               error.fix or "see the message")
 
 
 def summary(rows):

@@ -26,6 +26,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._connection 
     resolve_configuration,
 )
 from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._service import ClusterService
 from labkit import free_port
 
 FAKE_TOKEN = "not-a-real-token-for-unit-tests"
@@ -227,8 +228,9 @@ def test_unreachable_cluster_names_url_and_context(tmp_path):
         "clusters": [{"name": "w", "cluster": {"server": "https://127.0.0.1:%d" % port}}],
         "users": [{"name": "u", "user": {"token": FAKE_TOKEN}}],
         "contexts": [{"name": "west", "context": {"cluster": "w", "user": "u"}}]}))
-    with pytest.raises(KialiopsError) as caught:
-        build_client({"cluster_name": "west", "kubeconfig": str(path), "context": "west"})
+    client, where, _insecure = build_client({"cluster_name": "west", "kubeconfig": str(path), "context": "west"})
+    with pytest.raises(KialiopsError) as caught:  # building sent nothing; the first request names the failure
+        ClusterService("west", client, where).get("v1", "Namespace", "default")
     text = str(caught.value)
     assert text.startswith("cluster west: cannot connect to the API server at https://127.0.0.1:%d" % port)
     assert "context 'west' of kubeconfig %s" % path in text
