@@ -198,6 +198,17 @@ options:
     description: Any Kiali CR C(spec) fields, deep-merged over the built spec (dicts merge, other values replace).
     type: dict
     default: {}
+  acm_spec:
+    description:
+      - The Kiali CR fields of ACM Observability (the C(acm_metrics_kiali_spec) fact of the acm_metrics role), under
+        O(spec) (O(spec) wins where both set a field).
+    type: dict
+  acm_enabled:
+    description:
+      - ACM Observability is enabled for this installation. Without O(acm_spec) the task then fails before anything is
+        written, since the CR written would lose its ACM fields (run the acm_metrics role first).
+    type: bool
+    default: false
   home_cluster:
     description:
       - Cluster name of Kiali's home, the value of the C(kialiops.io/home) label. Defaults to O(cluster_name) (the CR
@@ -358,7 +369,8 @@ diff:
 from ansible_collections.kialiops.multicluster.plugins.module_utils._connection import (
     connection_argspec,
 )
-from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import kiali_cr
+from ansible_collections.kialiops.multicluster.plugins.module_utils._errors import KialiopsError
+from ansible_collections.kialiops.multicluster.plugins.module_utils._kiali_cr import deep_merge, kiali_cr
 from ansible_collections.kialiops.multicluster.plugins.module_utils._module import main_for
 from ansible_collections.kialiops.multicluster.plugins.module_utils._openid import ensure_openid_secret
 
@@ -389,6 +401,8 @@ def argspec():
             disable_rbac=dict(type="bool"), api_proxy=dict(type="str"), api_proxy_ca_data=dict(type="str"),
             insecure_skip_verify_tls=dict(type="bool"))),
         spec=dict(type="dict", default={}),
+        acm_spec=dict(type="dict"),
+        acm_enabled=dict(type="bool", default=False),
         home_cluster=dict(type="str"),
         remote_resources_only=dict(type="bool", default=False),
         ignore_secrets=dict(type="list", elements="str", default=[], no_log=False),
@@ -400,12 +414,19 @@ def argspec():
 
 
 def run(module):
-    module.mask((module.params.get("openid") or {}).get("client_secret"))
-    result = kiali_cr(module.home, module.params, want_diff=module.diff)
+    p = module.params
+    module.mask((p.get("openid") or {}).get("client_secret"))
+    if p["acm_enabled"] and p.get("acm_spec") is None:
+        raise KialiopsError(
+            p["cluster_name"], "ACM is enabled (kialiops_acm_enabled) but acm_metrics has not run in this play run, so "
+            "the Kiali CR would lose its ACM fields", "Run playbooks/acm.yml or playbooks/site.yml (they run acm_metrics "
+            "first). Nothing was written")
+    params = dict(p, spec=deep_merge(p.get("acm_spec") or {}, p["spec"]))  # one writer, one apply
+    result = kiali_cr(module.home, params, want_diff=module.diff)
     # The client secret right after the CR (everything was validated by then, so a bad CR writes nothing): the
     # operator creates Kiali's pod, which mounts the Secret, only when it reconciles the CR, later.
     # (With create=false and no CR, nothing mounts it: nothing is written.)
-    secret = None if result["action"] == "absent" else ensure_openid_secret(module.home, module.params)
+    secret = None if result["action"] == "absent" else ensure_openid_secret(module.home, params)
     result["openid_secret"] = {k: v for k, v in (secret or {}).items() if k != "changed"} or None
     result["changed"] = result["changed"] or bool(secret and secret["changed"])
     return result

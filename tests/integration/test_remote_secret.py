@@ -556,8 +556,8 @@ def test_http_server_fails_cleanly_before_minting(env, tmp_path):
     assert "allow_insecure_skip_tls only skips the certificate check" in result["msg"]
     assert "Set api_url (the inventory's kialiops_api_url) to the https:// URL" in result["msg"]
     assert "Nothing was minted or written" in result["msg"]
+    # The probe above went through the front, so east's audit log would show the module's requests: there are none
+    # (its clients connect at their first request, and the server's URL is refused before any).
     remote = env.lab.audit("east").since(marks["east"])
-    assert any(audit.user(e) == ADMIN for e in remote), "the module did not reach east through the front"
-    assert token_requests([e for e in remote if audit.user(e) == ADMIN]) == [], "a token was minted on east"
-    assert audit.mutating(remote, ADMIN) == [], [e["requestURI"] for e in audit.mutating(remote, ADMIN)]
+    assert [e["requestURI"] for e in remote if audit.user(e) == ADMIN] == [], "the module sent requests to east"
     assert writes(env.events(marks, "hub")) == [] and env.secret(PER % "east") is None

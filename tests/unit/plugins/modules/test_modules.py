@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from labkit import free_port, run_module
-from ansible_collections.kialiops.multicluster.plugins.modules import cluster_info, validate_topology
+from ansible_collections.kialiops.multicluster.plugins.modules import cluster_info, kiali_cr, validate_topology
 
 FAKE_TOKEN = "not-a-real-token-for-module-tests"
 
@@ -64,3 +64,21 @@ def test_cluster_info_environment_counts_as_naming_the_cluster():
                          env={"K8S_AUTH_HOST": url, "K8S_AUTH_API_KEY": FAKE_TOKEN})
     assert result["msg"].startswith("cluster east: cannot connect to the API server at %s" % url)
     assert FAKE_TOKEN not in output
+
+
+def test_kiali_cr_with_acm_enabled_and_no_acm_fields_is_refused_before_any_request():
+    """The CR written would lose its ACM fields (acm_metrics has not run): refused naming the home and the fix, and no
+    request is sent (the port is closed: a request would fail with 'cannot connect' instead)."""
+    url = "https://127.0.0.1:%d" % free_port()
+    base = {"cluster_name": "hub", "host": url, "api_key": FAKE_TOKEN, "namespace": "istio-system",
+            "auth_strategy": "anonymous", "acm_enabled": True}
+    result, output = run(kiali_cr, base)
+    assert result["failed"] is True and result["cluster"] == "hub"
+    assert result["msg"].startswith("cluster hub: ACM is enabled (kialiops_acm_enabled) but acm_metrics has not run")
+    assert "playbooks/acm.yml" in result["fix"] and "Nothing was written" in result["fix"]
+    assert FAKE_TOKEN not in output
+    # with the ACM fields (or ACM off) the task goes on to the API server
+    for args in (dict(base, acm_spec={"external_services": {"prometheus": {"thanos_proxy": {"enabled": True}}}}),
+                 dict(base, acm_enabled=False)):
+        result, output = run(kiali_cr, args)
+        assert result["failed"] is True and "cannot connect to the API server at %s" % url in result["msg"]
