@@ -5,6 +5,7 @@ tests (tests/integration, tests/reliability, and the unit tests that run module 
 - ``run_module``: run a module file as Ansible does (a process reading an arguments file);
 - ``stored_kubeconfig`` / ``kubeconfig_client``: the kubeconfig kialiops stored for a remote on Kiali's home, and a
   client that uses it;
+- ``wait_refused``: wait until a revoked token is refused (the API server's 10 s authentication cache);
 - ``free_port``: a loopback port nothing listens on."""
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -136,6 +138,23 @@ def whoami(api: client.ApiClient) -> str:
     r = client.AuthenticationV1Api(api).create_self_subject_review({"apiVersion": "authentication.k8s.io/v1",
                                                                     "kind": "SelfSubjectReview"})
     return r.status.user_info.username
+
+
+def wait_refused(api: client.ApiClient, within: float = 30.0) -> None:
+    """Wait until the API server refuses ``api``'s token (401). A revoked token is not refused at once: kube-apiserver
+    caches a successful token authentication for 10 s (``TokenSuccessCacheTTL``, k8s.io/kubernetes
+    pkg/kubeapiserver/options/authentication.go, not a flag), so a token used in the 10 s before its Secret was
+    deleted still authenticates until that entry expires."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            name = whoami(api)
+        except client.ApiException as e:
+            assert e.status == 401, e.status
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("%s still authenticates %.0f s after its token was revoked" % (name, within))
+        time.sleep(0.5)
 
 
 def request_token(api: client.ApiClient, ns: str, sa: str, seconds: int = 600) -> str:

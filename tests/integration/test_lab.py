@@ -7,7 +7,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from labkit import audit, b64d, labtool, request_token, unique, whoami
+from labkit import audit, b64d, labtool, request_token, unique, wait_refused, whoami
 
 
 @pytest.fixture
@@ -145,14 +145,7 @@ def test_legacy_token_secret_is_filled_and_revoked(lab, ns):
     api = lab.with_token("hub", token)
     assert whoami(api) == "system:serviceaccount:%s:legacy" % ns
     core.delete_namespaced_secret("legacy-token", ns)
-
-    def revoked():
-        try:
-            whoami(api)
-            return False
-        except ApiException as e:
-            return e.status == 401
-    wait(revoked, what="401 after the token Secret is deleted")
+    wait_refused(api)
     for name in lab.clusters:  # no token in any lab log or audit log
         for f in (lab.dir / name / "logs").glob("*.log"):
             assert token not in f.read_text(errors="replace"), f

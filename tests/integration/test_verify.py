@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from labkit import ansible_playbook, audit, free_port, remove_remote_access, unique, whoami
+from labkit import ansible_playbook, audit, free_port, remove_remote_access, unique, wait_refused, whoami
 
 REMOTES = ("east", "west")
 CLUSTERS = ("hub", "east", "west")
@@ -159,19 +159,9 @@ def test_deleted_legacy_token_fails_naming_the_cluster(lab, mesh):
     name = mesh["instance"] + "-kialiops-token"
     core.delete_namespaced_secret(name, mesh["remote_ns"])
     try:
-        # The API server caches a successful token authentication for 10 s: wait until it really refuses the
-        # stored token (401), which is what verify must then report.
-        token = stored(lab, mesh, "east")[2]
-        deadline = time.time() + 40
-        while time.time() < deadline:
-            try:
-                whoami(lab.with_token("east", token))
-                time.sleep(0.5)
-            except client.ApiException as e:
-                assert e.status == 401, e.status
-                break
-        else:
-            raise AssertionError("east still accepts the token of the deleted Secret after 40 s")
+        # the API server refuses the stored token (401) once its 10 s authentication cache expires; verify must
+        # then report it
+        wait_refused(lab.with_token("east", stored(lab, mesh, "east")[2]), within=40)
         r, data = verify(lab, legacy, report=mesh["tmp"] / "legacy-deleted.json")
         assert_fails(r, data, "east", "authenticates", "401",
                      "token revoked/expired, run playbooks/rotate_tokens.yml or prepare.yml for east")
