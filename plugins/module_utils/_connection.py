@@ -17,6 +17,11 @@ import copy
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
+from ansible_collections.kialiops.multicluster.plugins.module_utils._lazy_kubernetes import install as lazy_kubernetes
+
+lazy_kubernetes()  # before kubernetes.core's client imports kubernetes: only the classes used (_lazy_kubernetes.py)
+
+# pylint: disable=wrong-import-position
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_MAP, AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import K8SClient, _create_configuration
 

@@ -24,8 +24,12 @@ from __future__ import annotations
 import contextlib
 import tempfile
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._lazy_kubernetes import install as lazy_kubernetes
+
+lazy_kubernetes()  # before the first kubernetes import: only the classes used are imported (_lazy_kubernetes.py)
+
 try:
-    from kubernetes.dynamic.resource import Resource
+    from kubernetes.dynamic.resource import Resource  # pylint: disable=wrong-import-position
 except ImportError:  # the module fails earlier with missing_required_lib
     Resource = None
 

@@ -20,6 +20,11 @@ from __future__ import annotations
 # pylint: disable=catching-non-exception
 # API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
 
+from ansible_collections.kialiops.multicluster.plugins.module_utils._lazy_kubernetes import install as lazy_kubernetes
+
+lazy_kubernetes()  # before the first kubernetes import: only the classes used are imported (_lazy_kubernetes.py)
+
+# pylint: disable=wrong-import-position
 from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import schema_declares
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import dropped_fields, normalise
 from ansible_collections.kialiops.multicluster.plugins.module_utils._discovery import builtin_resource, discovered_version
