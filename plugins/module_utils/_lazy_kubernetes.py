@@ -43,6 +43,7 @@ import importlib.util
 import os
 import re
 import sys
+import threading
 
 PACKAGES = ("kubernetes", "kubernetes.client", "kubernetes.client.api", "kubernetes.client.models")
 # where a class named by the OpenAPI generator lives, relative to the package that is asked
@@ -70,12 +71,16 @@ class _Package:
         self.name, self.spec, self.module = name, spec, module
         self.directory = list(spec.submodule_search_locations)[0]
         self.initialised = False
+        # another thread asking while __init__.py runs waits for it (the permission reviews ask from threads);
+        # re-entrant: the thread running it goes through
+        self.lock = threading.RLock()
 
     def initialise(self):
         """Run the package's own ``__init__.py`` in its module object (once): every name it defines is there."""
-        if not self.initialised:
-            self.initialised = True
-            self.spec.loader.exec_module(self.module)
+        with self.lock:
+            if not self.initialised:
+                self.initialised = True
+                self.spec.loader.exec_module(self.module)
 
     def light(self, attr):
         """``attr`` from one submodule, without initialising the package; None when no file holds it."""
@@ -96,7 +101,7 @@ class _Package:
             found = None if attr.startswith("__") else self.light(attr)
             if found is not None:
                 return found
-            self.initialise()
+        self.initialise()  # returns once __init__.py has run (at once when it has)
         try:
             return self.module.__dict__[attr]
         except KeyError:

@@ -17,6 +17,8 @@ a TokenRequest, which mints a live credential, is not sent (``may_mint``).
 
 from __future__ import annotations
 
+import re
+
 # pylint: disable=catching-non-exception
 # API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
 
@@ -61,6 +63,34 @@ OPENSHIFT_GROUPS = frozenset({"config.openshift.io", "operator.openshift.io", "o
 # What the client raises for API and transport failures; anything else is a bug and stays a traceback.
 # (pylint cannot see through the import fallback above, hence the disable in the except clauses' module.)
 API_ERRORS = (ApiException, HTTPError, OSError)  # pylint: disable=catching-non-exception
+
+
+# The typed APIs ClusterService calls and the models of their answers (kubernetes.client's ApiClient builds one model
+# object per answer, importing each model class on first use: _lazy_kubernetes.py). preload() imports them all once,
+# in the controller, so that the workers it forks (one per task and host) do not import them again each time.
+TYPED_APIS = ("VersionApi", "CoreApi", "ApisApi", "AuthorizationV1Api", "AuthenticationV1Api", "CoreV1Api")
+ANSWERS = ("VersionInfo", "V1APIVersions", "V1APIGroupList", "V1SelfSubjectAccessReview", "V1SelfSubjectRulesReview",
+           "AuthenticationV1TokenRequest", "V1TokenReview", "V1SelfSubjectReview")
+
+
+def preload():
+    """Import the typed APIs and every model class their answers are made of (``openapi_types``, recursively)."""
+    if k8s_api is None:
+        return
+    for name in TYPED_APIS:
+        getattr(k8s_api, name)
+    seen, pending = set(), list(ANSWERS)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        model = getattr(k8s_api.models, name, None)
+        for declared in (getattr(model, "openapi_types", None) or {}).values():
+            pending.extend(w for w in _WORDS.findall(declared) if w[0].isupper())
+
+
+_WORDS = re.compile(r"[A-Za-z0-9]+")
 
 
 class ClusterService:

@@ -120,6 +120,25 @@ def test_rotation_replaces_a_due_token_and_the_next_run_does_not(lab, setup):
     assert not minted(lab.audit("east").since(marks["east"]), sfx)
 
 
+def test_home_only_auth_accepted_is_a_warning_and_the_run_goes_on(lab, setup):
+    """playbooks/preflight.yml: token auth with remotes is refused (tests/reliability/test_bad_input.py) unless
+    kialiops_allow_home_only_auth; then the run warns, naming the home and the remotes Kiali will not show, and goes
+    on (--check: nothing written)."""
+    extra, sfx = setup
+    marks = lab.marks()
+    r = ansible_playbook(lab.inventory, "--check", playbook="prepare.yml",
+                         extra=dict(extra, kialiops_auth_strategy="token", kialiops_allow_home_only_auth=True))
+    assert r.returncode == 0, r.stdout[-4000:]
+    out = " ".join(r.stdout.split())
+    warning = out.split("WARNING: ", 1)[-1].replace("''", "'")   # (the YAML result format doubles quotes)
+    assert warning.startswith("auth strategy token shows logged-in users Kiali's home cluster hub only, not the "
+                              "remote clusters east, west"), out[-3000:]
+    assert "accepted with kialiops_allow_home_only_auth" in warning
+    for c in ("hub", "east", "west"):   # the plan's server-side dry runs only
+        real = [e for e in writes(lab.audit(c).since(marks[c], settle=0.3), [sfx]) if "dryRun=All" not in e["requestURI"]]
+        assert real == [], c
+
+
 def test_unknown_kiali_version_fails_before_any_write(lab, setup):
     extra, sfx = setup
     marks = lab.marks()

@@ -143,3 +143,62 @@ def test_no_kubernetes_package_leaves_nothing_behind():
         print(json.dumps({"done": done, "left": [m for m in sys.modules if m.startswith("kubernetes")]}))
     """)
     assert out == {"done": False, "left": []}
+
+
+def test_preload_imports_every_class_an_answer_needs():
+    """_service.preload() (run once in the controller by the in-process runner) imports the typed APIs and the
+    models of their answers: deserialising each answer afterwards, as a forked worker does, imports nothing more."""
+    out = fresh("""
+        import json, sys
+        from ansible_collections.kialiops.multicluster.plugins.module_utils import _service
+        from kubernetes.client import ApiClient
+        _service.preload()
+        before = set(sys.modules)
+        client = ApiClient()
+        answers = {
+            "V1SelfSubjectRulesReview": {"spec": {"namespace": "x"}, "status": {
+                "incomplete": False, "resourceRules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}],
+                "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["/version"]}]}},
+            "V1SelfSubjectAccessReview": {"spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}},
+                                          "status": {"allowed": True}},
+            "AuthenticationV1TokenRequest": {"metadata": {"name": "kiali"}, "spec": {"expirationSeconds": 600},
+                                             "status": {"token": "t", "expirationTimestamp": "2026-12-04T00:00:00Z"}},
+            "V1TokenReview": {"spec": {"token": "t"}, "status": {"authenticated": True, "user": {"username": "u"}}},
+            "V1SelfSubjectReview": {"status": {"userInfo": {"username": "u", "groups": ["g"]}}},
+            "VersionInfo": {"major": "1", "minor": "36", "gitVersion": "v1.36.0", "buildDate": "", "compiler": "",
+                            "gitCommit": "", "gitTreeState": "", "goVersion": "", "platform": ""},
+            "V1APIGroupList": {"groups": [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}]}]},
+            "V1APIVersions": {"versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
+                                                                                   "serverAddress": "x:6443"}]},
+        }
+        for kind, data in answers.items():
+            assert type(client._ApiClient__deserialize(data, kind)).__name__ == kind
+        print(json.dumps(sorted(m for m in set(sys.modules) - before if m.startswith("kubernetes"))))
+    """)
+    assert out == []
+
+
+def test_threads_asking_while_the_package_initialises_wait_for_it():
+    """``ApiException`` is in no file named after it: the first lookup runs kubernetes/client/__init__.py (~0.4 s).
+    Eight threads asking at once (the permission reviews ask from threads) all get it; none sees a half-run package."""
+    out = fresh("""
+        import json, threading
+        from ansible_collections.kialiops.multicluster.plugins.module_utils import _lazy_kubernetes
+        assert _lazy_kubernetes.install()
+        import kubernetes.client as c
+        start, got = threading.Barrier(8), []
+
+        def ask():
+            start.wait()
+            try:
+                got.append(c.ApiException.__module__)
+            except AttributeError as e:
+                got.append(str(e))
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(json.dumps(got))
+    """)
+    assert out == ["kubernetes.client.exceptions"] * 8
