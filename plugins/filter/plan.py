@@ -20,18 +20,18 @@ def apply_entry(access, secret=None, operator=False):
 
     ``access`` and ``secret`` are what the plan registered (remote_prepare_access, remote_prepare_secret; None or a
     skipped result when it did not run: --check, a GitOps export, the plan left out). No plan: "prepare" (its
-    argument spec and validate.yml first). A plan that changes nothing and supersedes no token Secret: "" (its
-    result stands). Else "apply" (the plan validated the same inputs in this run). The operator backend always
-    applies: the plan does not see what the operator's CR change will do.
+    argument spec and validate.yml first). The operator backend: "prepare" too (always applied: the plan does not see
+    what the operator's CR change will do; its plan registers no remote_access result either, so this is what it
+    always got). A plan that changes nothing and supersedes no token Secret: "" (its result stands). Else "apply"
+    (tasks/apply.yml: the direct backend's writes only; the plan validated the same inputs in this run).
     """
     for name, value in (("access", access), ("secret", secret)):
         if value is not None and not isinstance(value, Mapping):
             raise AnsibleFilterError("kialiops.multicluster.apply_entry: %s must be a registered result, got %s"
                                      % (name, type(value).__name__))
-    if not _ran(access):
+    if operator or not _ran(access):
         return "prepare"
-    if (operator or not _ran(secret) or access.get("changed") or secret.get("changed")
-            or secret.get("superseded_token_secrets")):
+    if not _ran(secret) or access.get("changed") or secret.get("changed") or secret.get("superseded_token_secrets"):
         return "apply"
     return ""
 

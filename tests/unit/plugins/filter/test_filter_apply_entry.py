@@ -35,9 +35,11 @@ def test_a_plan_with_something_to_do_applies_without_validating_again(access, se
     assert ENTRY(access, secret) == "apply"
 
 
-def test_the_operator_backend_always_applies():
-    """The plan does not see what the operator will do with its changed CR."""
-    assert ENTRY(SAME, SAME, True) == "apply"
+def test_the_operator_backend_always_applies_through_the_prepare_entry():
+    """The plan does not see what the operator will do with its changed CR; tasks/apply.yml has only the direct
+    backend's writes."""
+    assert ENTRY(SAME, SAME, True) == "prepare"
+    assert ENTRY(SKIPPED, SAME, True) == "prepare"   # its plan registers remote_access skipped
 
 
 def test_not_a_registered_result_is_named():
