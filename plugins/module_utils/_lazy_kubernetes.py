@@ -13,8 +13,8 @@ API, plus watch, stream, utils, leaderelection and informer: ~0.4 s of CPU and ~
 (kubernetes 36). kialiops uses the dynamic client, the configuration loader and three typed APIs (VersionApi,
 CoreApi, ApisApi; AuthenticationV1Api for OpenID): 22 modules.
 
-``install()`` (before the first kubernetes import of the process; ``_connection.py`` and ``_service.py`` call it at
-their top) puts four packages in ``sys.modules`` uninitialised: ``kubernetes``, ``kubernetes.client``,
+``install()`` (before the first kubernetes import of the process; ``_connection.py`` and ``_discovery.py`` call it
+at their top) puts four packages in ``sys.modules`` uninitialised: ``kubernetes``, ``kubernetes.client``,
 ``kubernetes.client.api``, ``kubernetes.client.models``. Each is the real package (its spec, ``__path__``,
 ``__file__``, ``__version__``), so its submodules import as usual, and its ``__getattr__`` (PEP 562) answers a name
 the package does not hold yet:

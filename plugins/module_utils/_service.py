@@ -22,11 +22,6 @@ import re
 # pylint: disable=catching-non-exception
 # API_ERRORS is a tuple of exception classes; pylint misreads it through the ImportError fallback.
 
-from ansible_collections.kialiops.multicluster.plugins.module_utils._lazy_kubernetes import install as lazy_kubernetes
-
-lazy_kubernetes()  # before the first kubernetes import: only the classes used are imported (_lazy_kubernetes.py)
-
-# pylint: disable=wrong-import-position
 from ansible_collections.kialiops.multicluster.plugins.module_utils._auth import schema_declares
 from ansible_collections.kialiops.multicluster.plugins.module_utils._diff import dropped_fields, normalise
 from ansible_collections.kialiops.multicluster.plugins.module_utils._discovery import builtin_resource, discovered_version
@@ -40,6 +35,7 @@ from ansible_collections.kialiops.multicluster.plugins.module_utils._errors impo
 )
 
 try:
+    # lazily: _discovery, imported above, installed _lazy_kubernetes before this first kubernetes import
     import kubernetes.client as k8s_api
     from kubernetes.client.exceptions import ApiException
     from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
@@ -71,6 +67,7 @@ API_ERRORS = (ApiException, HTTPError, OSError)  # pylint: disable=catching-non-
 TYPED_APIS = ("VersionApi", "CoreApi", "ApisApi", "AuthorizationV1Api", "AuthenticationV1Api", "CoreV1Api")
 ANSWERS = ("VersionInfo", "V1APIVersions", "V1APIGroupList", "V1SelfSubjectAccessReview", "V1SelfSubjectRulesReview",
            "AuthenticationV1TokenRequest", "V1TokenReview", "V1SelfSubjectReview")
+_WORDS = re.compile(r"[A-Za-z0-9]+")   # the class names in an openapi_types entry ("list[V1ResourceRule]")
 
 
 def preload():
@@ -88,9 +85,6 @@ def preload():
         model = getattr(k8s_api.models, name, None)
         for declared in (getattr(model, "openapi_types", None) or {}).values():
             pending.extend(w for w in _WORDS.findall(declared) if w[0].isupper())
-
-
-_WORDS = re.compile(r"[A-Za-z0-9]+")
 
 
 class ClusterService:

@@ -20,6 +20,7 @@ loads each task's action class before queuing it), so the kubernetes client is i
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 import importlib
 import json
@@ -114,9 +115,13 @@ def _freeze_heap_at_fork():
         return
     os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
     _FORK_HOOK.append(True)
-    if _preload_client is not None:
-        # the kubernetes client's classes every task may use, imported here once rather than in each worker (the
-        # client is imported lazily: plugins/module_utils/_lazy_kubernetes.py); ~20 ms
+
+
+@functools.lru_cache(maxsize=None)
+def _preload_client_classes():
+    """The kubernetes client's classes every task may use, imported once in the controller rather than in each worker
+    it forks (the client is imported lazily: plugins/module_utils/_lazy_kubernetes.py); ~20 ms."""
+    if _preload_client is not None and multiprocessing.current_process().name == "MainProcess":
         _preload_client()
 
 
@@ -181,6 +186,7 @@ class InProcessAction(ActionBase):
         if outcome is not None:
             _share_discovery_for_this_run()
             _freeze_heap_at_fork()
+            _preload_client_classes()
             try:
                 cls._module = _import_module(cls.MODULE)
             except ImportError:  # the task then reports it where it runs
