@@ -29,14 +29,28 @@ def summary_line(stdout, name):
 
 
 def wait_for_writes(lab, marks, cluster, run, timeout=420):
-    """Block until kialiops sent its first real write to ``cluster`` (the run reached remote_prepare there)."""
+    """Block until kialiops sent its first real write to ``cluster`` (the run reached remote_prepare there).
+
+    Reads the audit log as it is, without waiting for it to settle: while kialiops writes, the log does not settle
+    until the cluster's apply and verify are over, which is too late for a fault meant to land in the middle."""
+    log = lab.audit(cluster)
     deadline = time.time() + timeout
     while time.time() < deadline and run.poll() is None:
-        if writes(lab, marks, cluster):
+        if any("dryRun=All" not in e.get("requestURI", "") for e in audit.mutating(log.read(marks[cluster]))):
             return
-        time.sleep(0.05)
+        time.sleep(0.02)
     out, err = run.communicate()
     raise AssertionError("kialiops never wrote to %s:\n%s" % (cluster, out[-5000:] + err[-2000:]))
+
+
+CALLBACKS = Path(__file__).resolve().parent / "callbacks"
+AFTER_APPLY = "Wire metrics through ACM Observability"   # site.yml's play after "Prepare the remote clusters"
+
+
+def hold_before(play, flag):
+    """Environment of a run that holds at the start of ``play`` until ``flag`` exists (callbacks/hold_play.py)."""
+    return {"ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS), "ANSIBLE_CALLBACKS_ENABLED": "hold_play",
+            "KIALIOPS_TEST_HOLD_PLAY": play, "KIALIOPS_TEST_HOLD_FILE": str(flag)}
 
 
 def descendants(pid):
@@ -81,12 +95,17 @@ def test_spoke_dies_mid_run_then_home_restarts(lab, tmp_path):
     stopped = False
     try:
         marks = lab.marks()
-        run = ansible_playbook(inv, background=True)
+        # the run holds before the play after the remotes' apply until west is down: the fault lands in west's
+        # apply (the freeze below) or, if the apply was quicker than the audit log is read, right after it
+        released = tmp_path / "west-stopped"
+        run = ansible_playbook(inv, background=True, env=hold_before(AFTER_APPLY, released))
         wait_for_writes(lab, marks, "west", run)
         with frozen(run):   # west dies between two steps of its apply, whatever the speed of the run
             run_lab(["stop-apiserver", "west"])
             stopped = True
+        released.touch()
         out, err = run.communicate(timeout=900)
+        assert "hold_play: held before " in out, out[-5000:] + err[-2000:]
         assert run.returncode != 0, out[-5000:]
         # the other spokes completed, the summary names the failed one
         summary = out.split("PLAY [Summary]")[1]
