@@ -58,7 +58,8 @@ options:
     type: str
     required: true
   rbac:
-    description: The RBAC data of the Kiali version (the C(remote_prepare_rbac) of the role's C(vars/rbac/<version>.yml)).
+    description: The RBAC data of the Kiali version (the C(remote_prepare_rbac) mapping of the role's
+      C(vars/rbac/<version>.yml), as P(kialiops.multicluster.rbac_data#filter) reads it).
     type: dict
     required: true
   review_method:

@@ -83,8 +83,9 @@ options:
     default: istio-system
   rbac:
     description:
-      - The RBAC data of the Kiali version in use, as loaded from C(roles/remote_prepare/vars/rbac/<version>.yml)
-        (variable C(remote_prepare_rbac)).
+      - The RBAC data of the Kiali version in use, the C(remote_prepare_rbac) mapping of
+        C(roles/remote_prepare/vars/rbac/<version>.yml), as the filter P(kialiops.multicluster.rbac_data#filter) reads
+        and checks it (the role's variable C(__remote_prepare_rbac)).
       - Keys C(version), C(write) and C(viewer) (lists of rules with C(apiGroups), C(resources), C(verbs) and
         optional C(resourceNames)), optional C(openshift) (C(write) and C(viewer) rows for OpenShift only) and
         C(openshift_extras) (C(oauthclient), C(apiservers) and, from Kiali v2.30, C(impersonation) rules).

@@ -100,7 +100,8 @@ options:
     type: int
     default: 80
   rbac:
-    description: O(scope=remote) only. The RBAC data of the Kiali version (C(remote_prepare_rbac)).
+    description: O(scope=remote) only. The RBAC data of the Kiali version (the role's C(__remote_prepare_rbac), see
+      P(kialiops.multicluster.rbac_data#filter)).
     type: dict
   hub:
     description:

@@ -125,6 +125,24 @@ def _preload_client_classes():
         _preload_client()
 
 
+@functools.lru_cache(maxsize=None)
+def _preload_filters():
+    """The collection's filter plugins, loaded once in the controller rather than in each worker it forks.
+
+    A filter is found by its name, not its file (``rbac_data`` lives in ``filter/rbac.py``), so the first use of any
+    kialiops filter in a process loads every filter file of the collection (and their module_utils), which the
+    collection loader compiles from source: ~38 ms of CPU, paid by every worker that templated one (a task's arguments,
+    a role variable such as ``__remote_prepare_rbac``). Loaded here, before the workers are forked, a worker's lookup
+    costs ~1 ms. Nothing is done in a worker, and a loader that refuses is left to load them as before."""
+    if multiprocessing.current_process().name != "MainProcess":
+        return
+    try:
+        from ansible.plugins.loader import filter_loader
+        filter_loader.get(COLLECTION + ".rbac_data")
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass  # each worker then loads them itself, as without this
+
+
 def _import_module(name):
     return importlib.import_module("ansible_collections.kialiops.multicluster.plugins.modules." + name)
 
@@ -183,6 +201,7 @@ class InProcessAction(ActionBase):
         # worker: the collection loader compiles a collection's sources afresh on every import (no bytecode cache),
         # which each forked worker would otherwise repeat for every task.
         cls._module = None
+        _preload_filters()
         if outcome is not None:
             _share_discovery_for_this_run()
             _freeze_heap_at_fork()

@@ -60,3 +60,24 @@ def test_exec_needs_its_config_and_kialis_exec_provider(config, enabled):
                   exec_provider_enabled=enabled)
     assert RBAC_DATA(None, DATA_DIR, "v2.28", "east", token_mode="exec", exec_config=EXEC,
                      exec_provider_enabled=True) == on_disk("v2.28")
+
+
+@pytest.mark.parametrize("data_dir", [None, ""])
+def test_no_data_dir_reads_the_collections_own_files(data_dir):
+    """The role's __remote_prepare_rbac (vars/main.yml) passes none: the variable is also rendered in plays outside
+    the role (playbooks/verify.yml), where role_path is not the role's."""
+    for version in ("v2.28", "v2.29.4", "v2.30"):
+        assert RBAC_DATA(None, data_dir, version, "east") == RBAC_DATA(None, DATA_DIR, version, "east")
+    with pytest.raises(AnsibleFilterError, match="cluster west: no RBAC data for Kiali v1.99"):
+        RBAC_DATA(None, data_dir, "v1.99", "west")
+
+
+def test_the_role_variable_calls_the_filter_with_the_roles_settings():
+    """The role's variable names every setting the checks depend on (a typo would pass the data unchecked)."""
+    text = (Path(DATA_DIR).parents[1] / "vars" / "main.yml").read_text()
+    expression = yaml.safe_load(text)["__remote_prepare_rbac"]
+    for needed in ("rbac_data(none, remote_prepare_kiali_version, __remote_prepare_name",
+                   "impersonation=remote_prepare_impersonation | bool", "token_mode=remote_prepare_token_mode",
+                   "exec_config=remote_prepare_exec_config",
+                   "exec_provider_enabled=remote_prepare_exec_provider_enabled | bool"):
+        assert needed in " ".join(expression.split()), needed
