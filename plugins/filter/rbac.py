@@ -38,10 +38,11 @@ def _known(data_dir):
 def rbac_data(loaded, data_dir, version, cluster, impersonation=False, token_mode="bound", exec_config=None,
               exec_provider_enabled=False):
     """The RBAC data of Kiali ``version`` (``<data_dir>/v<major>.<minor>.yml``; ``data_dir`` empty: the collection's
-    own ``roles/remote_prepare/vars/rbac``): ``loaded`` when it is already that version's, else read. Fails naming the cluster and the fix, before
-    anything is written, when there is no data for the version, when impersonation is asked of a version without it
-    (its data has no ``openshift_extras.impersonation`` rule: Kiali has ``auth.openshift.impersonation`` from v2.30.0,
-    kiali/kiali config/config.go), or when token mode exec lacks its config or Kiali's exec provider flag."""
+    own ``roles/remote_prepare/vars/rbac``): ``loaded`` when it is already that version's, else read. Fails naming
+    the cluster and the fix, before anything is written, when there is no data for the version, when impersonation is
+    asked of a version without it (its data has no ``openshift_extras.impersonation`` rule: Kiali has
+    ``auth.openshift.impersonation`` from v2.30.0, kiali/kiali config/config.go), or when token mode exec lacks its
+    config or Kiali's exec provider flag."""
     data_dir = data_dir or _OWN_DIR
     key = _data_key(version)
     if isinstance(loaded, Mapping) and loaded.get("version") == key:

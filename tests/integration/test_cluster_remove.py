@@ -94,9 +94,10 @@ class Mesh:
         client.CoreV1Api(self.lab.admin(HOME)).delete_namespace(self.ns)
 
 
-def writes(lab, marks, cluster, dry_run=False):
-    """Mutating requests since ``marks`` on ``cluster`` (access reviews left out); only dry-runs or only real."""
-    events = audit.mutating(lab.audit(cluster).since(marks[cluster], settle=0.5))
+def writes(lab, marks, cluster, dry_run=False, settle=0.5):
+    """Mutating requests since ``marks`` on ``cluster`` (access reviews left out); only dry-runs or only real.
+    ``settle``: seconds the audit log must stop growing first (0: the log as it is now)."""
+    events = audit.mutating(lab.audit(cluster).since(marks[cluster], settle=settle))
     return [e for e in events if ("dryRun=All" in e.get("requestURI", "")) == dry_run]
 
 
